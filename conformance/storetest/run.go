@@ -1,0 +1,522 @@
+package storetest
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"reflect"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authenik8/authenik8-go/core"
+)
+
+// Run checks the session semantics of SPEC §4 on fresh stores from h.
+func Run(t *testing.T, h Harness) {
+	if h.NewStore == nil {
+		t.Fatal("storetest: Harness.NewStore is required")
+	}
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Harness)
+	}{
+		{"StoreContract", testStoreContract},
+		{"IssueVerifyRefresh", testIssueVerifyRefresh},
+		{"RefreshKeepsRolesAndClaims", testRefreshKeepsRolesAndClaims},
+		{"UserLoaderAppliesRoleChange", testUserLoader},
+		{"ReplayWithinGraceIsConflict", testReplayWithinGrace},
+		{"ReplayAfterGraceRevokesSession", testReplayAfterGrace},
+		{"OlderGenerationRevokesAtOnce", testOlderGeneration},
+		{"ForgedRefreshTokenChangesNothing", testForgedRefreshToken},
+		{"LogoutRevokesAtOnce", testLogout},
+		{"LogoutRefreshToken", testLogoutRefreshToken},
+		{"LogoutAllRevokesEverySession", testLogoutAll},
+		{"RevokeSessionOwnerOrAdmin", testRevokeSession},
+		{"SessionsList", testSessionsList},
+		{"IdleExpiry", testIdleExpiry},
+		{"AbsoluteExpiry", testAbsoluteExpiry},
+		{"RevocationReachesPeer", testRevocationReachesPeer},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
+	}
+}
+
+// testStoreContract drives the Store methods directly, outcome by outcome.
+func testStoreContract(t *testing.T, h Harness) {
+	s := h.NewStore(t)
+	c := ctx(t)
+	if err := s.Ping(c); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	u := newUser()
+	sid := core.NewSessionID(u.ID)
+	created, err := s.CreateSession(c, core.NewSession{
+		ID: sid, UserID: u.ID, Data: []byte(`{"r":["a"]}`), UserAgent: "ua", IP: "10.0.0.1",
+		TokenHash: "h0", IdleTTL: time.Hour, AbsoluteTTL: 2 * time.Hour,
+	})
+	if err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if created.ID != sid || created.UserID != u.ID || string(created.Data) != `{"r":["a"]}` || created.UserAgent != "ua" || created.IP != "10.0.0.1" {
+		t.Fatalf("CreateSession returned %+v", created)
+	}
+	if d := created.ExpiresAt.Sub(created.CreatedAt); d < time.Hour-time.Second || d > time.Hour+time.Second {
+		t.Fatalf("ExpiresAt - CreatedAt = %v, want the idle TTL (1h)", d)
+	}
+	rot := func(gen uint32, hash, next string, data []byte, grace time.Duration) core.RotateResult {
+		t.Helper()
+		r, err := s.Rotate(c, core.Rotation{UserID: u.ID, SessionID: sid, Generation: gen, TokenHash: hash, NewHash: next, Data: data, IdleTTL: time.Hour, Grace: grace})
+		if err != nil {
+			t.Fatalf("Rotate: %v", err)
+		}
+		return r
+	}
+	alive := func(uid string) bool {
+		t.Helper()
+		ok, err := s.SessionAlive(c, uid, sid)
+		if err != nil {
+			t.Fatalf("SessionAlive: %v", err)
+		}
+		return ok
+	}
+	if !alive(u.ID) {
+		t.Fatal("new session is not alive")
+	}
+	if alive("someone-else") {
+		t.Fatal("session is alive under another user id")
+	}
+	for _, tc := range []struct {
+		name string
+		gen  uint32
+		hash string
+	}{{"wrong hash", 0, "nope"}, {"future generation", 1, "h0"}, {"far generation", 7, "h0"}} {
+		if r := rot(tc.gen, tc.hash, "x", nil, time.Minute); r.Outcome != core.Invalid {
+			t.Fatalf("Rotate with %s: outcome %v, want Invalid", tc.name, r.Outcome)
+		}
+	}
+	r, err := s.Rotate(c, core.Rotation{UserID: "someone-else", SessionID: sid, TokenHash: "h0", NewHash: "x", IdleTTL: time.Hour})
+	if err != nil || r.Outcome != core.Invalid {
+		t.Fatalf("Rotate under another user id: %v, %v; want Invalid", r.Outcome, err)
+	}
+	r = rot(0, "h0", "h1", nil, time.Minute)
+	if r.Outcome != core.Rotated || string(r.Session.Data) != `{"r":["a"]}` || r.Session.ID != sid || !r.Session.CreatedAt.Equal(created.CreatedAt) {
+		t.Fatalf("Rotate of the current token: %+v", r)
+	}
+	if r.Session.LastUsedAt.Before(created.LastUsedAt) {
+		t.Fatalf("LastUsedAt went backwards: %v then %v", created.LastUsedAt, r.Session.LastUsedAt)
+	}
+	if r = rot(0, "h0", "x", nil, time.Minute); r.Outcome != core.Conflict {
+		t.Fatalf("Rotate of the just-replaced token within the grace: %v, want Conflict", r.Outcome)
+	}
+	if r = rot(1, "h1", "h2", []byte(`{"r":["b"]}`), time.Minute); r.Outcome != core.Rotated || string(r.Session.Data) != `{"r":["b"]}` {
+		t.Fatalf("Rotate replacing data: %+v", r)
+	}
+	if r = rot(0, "h0", "x", nil, time.Minute); r.Outcome != core.Reused {
+		t.Fatalf("Rotate of generation 0 after two rotations: %v, want Reused", r.Outcome)
+	}
+	if alive(u.ID) {
+		t.Fatal("session alive after reuse")
+	}
+	if r = rot(2, "h2", "h3", nil, time.Minute); r.Outcome != core.Invalid {
+		t.Fatalf("Rotate of the newest token after reuse: %v, want Invalid", r.Outcome)
+	}
+	if found, err := s.RevokeSession(c, u.ID, sid); err != nil || found {
+		t.Fatalf("RevokeSession of a deleted session: %v, %v; want false, nil", found, err)
+	}
+	if n, err := s.RevokeUser(c, newUser().ID); err != nil || n != 0 {
+		t.Fatalf("RevokeUser of a user without sessions: %d, %v", n, err)
+	}
+	if list, err := s.ListSessions(c, u.ID); err != nil || len(list) != 0 {
+		t.Fatalf("ListSessions after reuse: %v, %v", list, err)
+	}
+}
+
+func testIssueVerifyRefresh(t *testing.T, h Harness) {
+	a := NewAuth(t, h.NewStore(t), nil)
+	u := newUser("user")
+	p0 := login(t, a, u)
+	if p0.TokenType != "Bearer" || p0.ExpiresIn != int64(core.DefaultAccessTTL/time.Second) {
+		t.Fatalf("token response: type %q, expires_in %d", p0.TokenType, p0.ExpiresIn)
+	}
+	if want := int64(core.DefaultIdleTTL / time.Second); p0.RefreshExpiresIn < want-5 || p0.RefreshExpiresIn > want {
+		t.Fatalf("refresh_expires_in = %d, want about %d", p0.RefreshExpiresIn, want)
+	}
+	c := verify(t, a, p0.AccessToken)
+	if c.Subject != u.ID || c.SessionID != p0.SessionID || !slices.Equal(c.Roles, []string{"user"}) {
+		t.Fatalf("claims %+v", c)
+	}
+	if uid, ok := core.SessionUser(c.SessionID); !ok || uid != u.ID {
+		t.Fatalf("session id %q does not name its user", c.SessionID)
+	}
+	p1 := refresh(t, a, p0.RefreshToken)
+	if p1.RefreshToken == p0.RefreshToken || p1.AccessToken == p0.AccessToken {
+		t.Fatal("refresh returned the same tokens")
+	}
+	if c1 := verify(t, a, p1.AccessToken); c1.SessionID != c.SessionID || c1.TokenID == c.TokenID {
+		t.Fatalf("refreshed claims %+v", c1)
+	}
+	verify(t, a, p0.AccessToken) // access tokens of a live session stay valid
+	p2 := refresh(t, a, p1.RefreshToken)
+	verify(t, a, p2.AccessToken)
+}
+
+func testRefreshKeepsRolesAndClaims(t *testing.T, h Harness) {
+	a := NewAuth(t, h.NewStore(t), nil)
+	u := newUser("user", "editor")
+	u.Claims = map[string]any{"tenant": "acme", "plan": float64(3), "flags": []any{"a", "b"}}
+	p := login(t, a, u)
+	for range 3 {
+		p = refresh(t, a, p.RefreshToken)
+	}
+	c := verify(t, a, p.AccessToken)
+	if !slices.Equal(c.Roles, u.Roles) || !reflect.DeepEqual(c.Extra, u.Claims) {
+		t.Fatalf("after refreshes: roles %v claims %v; want %v %v", c.Roles, c.Extra, u.Roles, u.Claims)
+	}
+}
+
+func testUserLoader(t *testing.T, h Harness) {
+	u := newUser("user")
+	var current atomic.Pointer[core.User]
+	current.Store(&u)
+	a := NewAuth(t, h.NewStore(t), func(c *core.Config) {
+		c.UserLoader = func(_ context.Context, id string) (core.User, error) {
+			if v := current.Load(); v != nil && v.ID == id {
+				return *v, nil
+			}
+			return core.User{}, core.ErrUserNotFound
+		}
+	})
+	p := login(t, a, u)
+	promoted := u
+	promoted.Roles = []string{"user", "admin"}
+	promoted.Claims = map[string]any{"tier": "gold"}
+	current.Store(&promoted)
+	if c := verify(t, a, p.AccessToken); c.IsAdmin() {
+		t.Fatal("role change visible before any refresh")
+	}
+	p = refresh(t, a, p.RefreshToken)
+	c := verify(t, a, p.AccessToken)
+	if !c.IsAdmin() || c.Extra["tier"] != "gold" {
+		t.Fatalf("after refresh: roles %v claims %v; want the loader's", c.Roles, c.Extra)
+	}
+	current.Store(nil) // the user is deleted
+	wantRefreshFails(t, a, p.RefreshToken, core.ErrInvalidRefreshToken)
+	wantRevoked(t, a, p.AccessToken)
+}
+
+func testReplayWithinGrace(t *testing.T, h Harness) {
+	var reuse atomic.Int32
+	a := NewAuth(t, h.NewStore(t), func(c *core.Config) {
+		c.ReuseGrace = time.Minute
+		c.Hooks.OnReuseDetected = func(context.Context, core.Event) { reuse.Add(1) }
+	})
+	p0 := login(t, a, newUser())
+	p1 := refresh(t, a, p0.RefreshToken)
+	for range 3 {
+		wantRefreshFails(t, a, p0.RefreshToken, core.ErrRefreshConflict)
+	}
+	verify(t, a, p1.AccessToken)
+	verify(t, a, p0.AccessToken)
+	p2 := refresh(t, a, p1.RefreshToken)
+	verify(t, a, p2.AccessToken)
+	if n := reuse.Load(); n != 0 {
+		t.Fatalf("OnReuseDetected fired %d times within the grace", n)
+	}
+}
+
+func testReplayAfterGrace(t *testing.T, h Harness) {
+	var reused []core.Event
+	a := NewAuth(t, h.NewStore(t), func(c *core.Config) {
+		c.ReuseGrace = 150 * time.Millisecond
+		c.Hooks.OnReuseDetected = func(_ context.Context, e core.Event) { reused = append(reused, e) }
+	})
+	p0 := login(t, a, newUser())
+	p1 := refresh(t, a, p0.RefreshToken)
+	verify(t, a, p1.AccessToken)
+	time.Sleep(300 * time.Millisecond)
+	wantRefreshFails(t, a, p0.RefreshToken, core.ErrRefreshTokenReused)
+	wantRefreshFails(t, a, p1.RefreshToken, core.ErrInvalidRefreshToken)
+	wantRevoked(t, a, p1.AccessToken)
+	wantRevoked(t, a, p0.AccessToken)
+	if len(reused) != 1 || reused[0].SessionID != p0.SessionID {
+		t.Fatalf("OnReuseDetected events %+v, want one for %s", reused, p0.SessionID)
+	}
+}
+
+func testOlderGeneration(t *testing.T, h Harness) {
+	a := NewAuth(t, h.NewStore(t), func(c *core.Config) { c.ReuseGrace = time.Minute })
+	p0 := login(t, a, newUser())
+	p1 := refresh(t, a, p0.RefreshToken)
+	p2 := refresh(t, a, p1.RefreshToken)
+	wantRefreshFails(t, a, p0.RefreshToken, core.ErrRefreshTokenReused)
+	wantRefreshFails(t, a, p2.RefreshToken, core.ErrInvalidRefreshToken)
+	wantRevoked(t, a, p2.AccessToken)
+}
+
+func testForgedRefreshToken(t *testing.T, h Harness) {
+	a := NewAuth(t, h.NewStore(t), func(c *core.Config) { c.ReuseGrace = 0 })
+	victim := login(t, a, newUser())
+	attacker := login(t, a, newUser())
+	raw, err := base64.RawURLEncoding.DecodeString(victim.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh token is not base64url: %v", err)
+	}
+	var forged []string
+	// Every single-bit change of the victim's genuine token: its session id,
+	// generation, randomness and MAC.
+	for i := range raw {
+		b := slices.Clone(raw)
+		b[i] ^= 0x01
+		forged = append(forged, base64.RawURLEncoding.EncodeToString(b))
+	}
+	// A stranger who knows the victim's session id.
+	sid := []byte(victim.SessionID)
+	for _, f := range [][]byte{
+		append(append([]byte{1, 0, 0, 0, 0}, make([]byte, 32)...), append(sid, make([]byte, 32)...)...),
+		append(append([]byte{1, 0, 0, 0, 1}, make([]byte, 32)...), append(sid, make([]byte, 32)...)...),
+		sid,
+	} {
+		forged = append(forged, base64.RawURLEncoding.EncodeToString(f))
+	}
+	forged = append(forged, victim.SessionID, attacker.AccessToken, victim.AccessToken,
+		victim.RefreshToken[:len(victim.RefreshToken)-2], victim.RefreshToken+"AA", "", "not a token", string(make([]byte, 9000)))
+	for i, f := range forged {
+		if _, err := a.Refresh(ctx(t), f); !errors.Is(err, core.ErrInvalidRefreshToken) {
+			t.Fatalf("forged token %d: got %v, want invalid_refresh_token", i, err)
+		}
+		if err := a.LogoutRefreshToken(ctx(t), f); !errors.Is(err, core.ErrInvalidRefreshToken) {
+			t.Fatalf("logout with forged token %d: got %v, want invalid_refresh_token", i, err)
+		}
+	}
+	verify(t, a, victim.AccessToken)
+	next := refresh(t, a, victim.RefreshToken)
+	verify(t, a, next.AccessToken)
+}
+
+func testLogout(t *testing.T, h Harness) {
+	var events []core.Event
+	a := NewAuth(t, h.NewStore(t), func(c *core.Config) {
+		c.Hooks.OnLogout = func(_ context.Context, e core.Event) { events = append(events, e) }
+	})
+	p := login(t, a, newUser())
+	verify(t, a, p.AccessToken) // the session's state is now cached, where a store caches
+	other := login(t, a, newUser())
+	if err := a.Logout(ctx(t), p.SessionID); err != nil {
+		t.Fatalf("Logout: %v", err)
+	}
+	wantRevoked(t, a, p.AccessToken)
+	wantRefreshFails(t, a, p.RefreshToken, core.ErrInvalidRefreshToken)
+	verify(t, a, other.AccessToken)
+	if err := a.Logout(ctx(t), p.SessionID); err != nil {
+		t.Fatalf("second Logout: %v", err)
+	}
+	if len(events) != 2 || events[0].SessionID != p.SessionID {
+		t.Fatalf("OnLogout events %+v", events)
+	}
+}
+
+func testLogoutRefreshToken(t *testing.T, h Harness) {
+	a := NewAuth(t, h.NewStore(t), nil)
+	p := login(t, a, newUser())
+	verify(t, a, p.AccessToken)
+	if err := a.LogoutRefreshToken(ctx(t), p.RefreshToken); err != nil {
+		t.Fatalf("LogoutRefreshToken: %v", err)
+	}
+	wantRevoked(t, a, p.AccessToken)
+	wantRefreshFails(t, a, p.RefreshToken, core.ErrInvalidRefreshToken)
+}
+
+func testLogoutAll(t *testing.T, h Harness) {
+	a := NewAuth(t, h.NewStore(t), nil)
+	u, other := newUser(), newUser()
+	var mine []*core.TokenPair
+	for range 3 {
+		p := login(t, a, u)
+		verify(t, a, p.AccessToken)
+		mine = append(mine, p)
+	}
+	theirs := login(t, a, other)
+	n, err := a.LogoutAll(ctx(t), u.ID)
+	if err != nil || n != 3 {
+		t.Fatalf("LogoutAll: %d, %v; want 3", n, err)
+	}
+	for _, p := range mine {
+		wantRevoked(t, a, p.AccessToken)
+		wantRefreshFails(t, a, p.RefreshToken, core.ErrInvalidRefreshToken)
+	}
+	verify(t, a, theirs.AccessToken)
+	if list, err := a.Sessions(ctx(t), u.ID, ""); err != nil || len(list) != 0 {
+		t.Fatalf("Sessions after LogoutAll: %v, %v", list, err)
+	}
+	if n, err := a.LogoutAll(ctx(t), u.ID); err != nil || n != 0 {
+		t.Fatalf("second LogoutAll: %d, %v; want 0", n, err)
+	}
+}
+
+func testRevokeSession(t *testing.T, h Harness) {
+	a := NewAuth(t, h.NewStore(t), nil)
+	alice, bob, root := newUser("user"), newUser("user"), newUser("admin")
+	a1, a2 := login(t, a, alice), login(t, a, alice)
+	b1 := login(t, a, bob)
+	ac := verify(t, a, a1.AccessToken)
+	rc := verify(t, a, login(t, a, root).AccessToken)
+	c := ctx(t)
+
+	wantErr(t, "revoking another user's session", a.RevokeSession(c, ac, b1.SessionID), core.ErrNotFound)
+	verify(t, a, b1.AccessToken)
+	wantErr(t, "revoking an unknown session", a.RevokeSession(c, ac, core.NewSessionID(alice.ID)), core.ErrNotFound)
+	wantErr(t, "revoking a malformed id", a.RevokeSession(c, ac, "no-such-id"), core.ErrNotFound)
+	wantErr(t, "revoking without claims", a.RevokeSession(c, nil, a2.SessionID), core.ErrNotFound)
+
+	if err := a.RevokeSession(c, ac, a2.SessionID); err != nil {
+		t.Fatalf("owner revoking own session: %v", err)
+	}
+	wantRevoked(t, a, a2.AccessToken)
+	verify(t, a, a1.AccessToken)
+	wantErr(t, "revoking it twice", a.RevokeSession(c, ac, a2.SessionID), core.ErrNotFound)
+
+	if err := a.RevokeSession(c, rc, b1.SessionID); err != nil {
+		t.Fatalf("admin revoking another user's session: %v", err)
+	}
+	wantRevoked(t, a, b1.AccessToken)
+}
+
+func testSessionsList(t *testing.T, h Harness) {
+	a := NewAuth(t, h.NewStore(t), nil)
+	u := newUser()
+	c := ctx(t)
+	p1, err := a.IssueSession(c, u, core.Client{UserAgent: "Firefox", IP: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	p2, err := a.IssueSession(c, u, core.Client{UserAgent: "curl/8", IP: "2001:db8::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	login(t, a, newUser()) // someone else's
+	list, err := a.Sessions(c, u.ID, p2.SessionID)
+	if err != nil {
+		t.Fatalf("Sessions: %v", err)
+	}
+	if len(list) != 2 {
+		t.Fatalf("Sessions returned %d sessions, want 2: %+v", len(list), list)
+	}
+	s1, s2 := list[0], list[1]
+	if s1.ID != p1.SessionID || s1.UserAgent != "Firefox" || s1.IP != "192.0.2.1" || s1.Current {
+		t.Fatalf("first session %+v", s1)
+	}
+	if s2.ID != p2.SessionID || s2.UserAgent != "curl/8" || s2.IP != "2001:db8::1" || !s2.Current {
+		t.Fatalf("second session %+v", s2)
+	}
+	for _, s := range list {
+		if s.CreatedAt.Location() != time.UTC || s.CreatedAt.IsZero() || s.LastUsedAt.Before(s.CreatedAt) {
+			t.Fatalf("timestamps of %+v", s)
+		}
+		if d := time.Since(s.CreatedAt); d < -5*time.Second || d > time.Minute {
+			t.Fatalf("created_at %v is %v from now", s.CreatedAt, d)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	refresh(t, a, p1.RefreshToken)
+	list, _ = a.Sessions(c, u.ID, "")
+	if len(list) != 2 || !list[0].LastUsedAt.After(s1.LastUsedAt) {
+		t.Fatalf("last_used_at did not move on refresh: %+v", list)
+	}
+	if err := a.Logout(c, p1.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ = a.Sessions(c, u.ID, ""); len(list) != 1 || list[0].ID != p2.SessionID {
+		t.Fatalf("after logout: %+v", list)
+	}
+}
+
+func testIdleExpiry(t *testing.T, h Harness) {
+	a := NewAuth(t, h.NewStore(t), func(c *core.Config) { c.IdleTTL = 1200 * time.Millisecond })
+	u := newUser()
+	idle := login(t, a, u)
+	active := login(t, a, u)
+	time.Sleep(600 * time.Millisecond)
+	active = refresh(t, a, active.RefreshToken) // its idle expiry moves to 1.8 s
+	time.Sleep(900 * time.Millisecond)          // 1.5 s after login
+	verify(t, a, active.AccessToken)
+	active = refresh(t, a, active.RefreshToken)
+	wantRefreshFails(t, a, idle.RefreshToken, core.ErrInvalidRefreshToken)
+	wantRevoked(t, a, idle.AccessToken)
+	list, err := a.Sessions(ctx(t), u.ID, "")
+	if err != nil || len(list) != 1 || list[0].ID != active.SessionID {
+		t.Fatalf("Sessions after idle expiry: %+v, %v", list, err)
+	}
+}
+
+func testAbsoluteExpiry(t *testing.T, h Harness) {
+	a := NewAuth(t, h.NewStore(t), func(c *core.Config) {
+		c.IdleTTL = time.Second
+		c.AbsoluteTTL = 1600 * time.Millisecond
+	})
+	p := login(t, a, newUser())
+	time.Sleep(600 * time.Millisecond)
+	p = refresh(t, a, p.RefreshToken)
+	if p.RefreshExpiresIn > 1 {
+		t.Fatalf("refresh_expires_in = %ds, want at most the absolute remainder (1s)", p.RefreshExpiresIn)
+	}
+	time.Sleep(600 * time.Millisecond)
+	p = refresh(t, a, p.RefreshToken) // 1.2 s: alive, but not extended past 1.6 s
+	time.Sleep(700 * time.Millisecond)
+	wantRefreshFails(t, a, p.RefreshToken, core.ErrInvalidRefreshToken)
+	wantRevoked(t, a, p.AccessToken)
+}
+
+// testRevocationReachesPeer checks that a revocation made through one client
+// reaches an independent client (another process) and reports how long it
+// took.
+func testRevocationReachesPeer(t *testing.T, h Harness) {
+	if h.NewPeer == nil {
+		t.Skip("the store has no independent clients (in-process only)")
+	}
+	s := h.NewStore(t)
+	a := NewAuth(t, s, nil)
+	b := NewAuth(t, h.NewPeer(t, s), nil)
+	revokers := map[string]func(p *core.TokenPair) error{
+		"Logout": func(p *core.TokenPair) error { return a.Logout(ctx(t), p.SessionID) },
+		"LogoutAll": func(p *core.TokenPair) error {
+			_, err := a.LogoutAll(ctx(t), p.UserID)
+			return err
+		},
+		"RevokeSession": func(p *core.TokenPair) error {
+			return a.RevokeSession(ctx(t), verify(t, a, p.AccessToken), p.SessionID)
+		},
+	}
+	var lat []time.Duration
+	for name, revoke := range revokers {
+		for range 30 {
+			p := login(t, a, newUser())
+			verify(t, b, p.AccessToken) // b now holds the session as alive
+			start := time.Now()
+			if err := revoke(p); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			wantRevoked(t, a, p.AccessToken) // at once, in the revoking client
+			for {
+				_, err := b.Verify(ctx(t), p.AccessToken)
+				if errors.Is(err, core.ErrTokenRevoked) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("peer Verify: %v", err)
+				}
+				if time.Since(start) > 2*time.Second {
+					t.Fatalf("%s: the peer still accepts the access token after 2s", name)
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+			lat = append(lat, time.Since(start))
+		}
+	}
+	slices.Sort(lat)
+	t.Logf("revocation seen by an independent client: n=%d p50=%v p99=%v max=%v",
+		len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
+}

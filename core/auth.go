@@ -1,0 +1,339 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Auth issues, refreshes, verifies and revokes tokens. It is safe for
+// concurrent use; build one per process with New and share it.
+type Auth struct {
+	cfg     Config
+	keys    *keyRing
+	refresh refreshCodec
+	perms   *permissions
+	now     func() time.Time
+}
+
+// New validates cfg, fills its defaults and returns an Auth. It returns an
+// error, never panics, for a missing store, missing or weak keys and
+// inconsistent lifetimes.
+func New(cfg Config) (*Auth, error) {
+	cfg, err := cfg.withDefaults()
+	keys, kerr := newKeyRing(cfg.AccessKeys)
+	if err = errors.Join(err, kerr); err != nil {
+		return nil, err
+	}
+	refreshKeys := [][]byte{append([]byte(nil), cfg.RefreshSecret...)}
+	for _, s := range cfg.PreviousRefreshSecrets {
+		refreshKeys = append(refreshKeys, append([]byte(nil), s...))
+	}
+	return &Auth{
+		cfg:     cfg,
+		keys:    keys,
+		refresh: refreshCodec{keys: refreshKeys},
+		perms:   newPermissions(cfg.AdminRole, cfg.Permissions),
+		now:     cfg.Now,
+	}, nil
+}
+
+// Client describes where a request comes from; it is recorded with the
+// session and used for rate limits.
+type Client struct {
+	UserAgent string
+	IP        string
+}
+
+// TokenPair is the token response of RFC 6749 §5.1, as /login and /refresh
+// answer it.
+type TokenPair struct {
+	AccessToken      string `json:"access_token"`
+	TokenType        string `json:"token_type"`
+	ExpiresIn        int64  `json:"expires_in"`
+	RefreshToken     string `json:"refresh_token"`
+	RefreshExpiresIn int64  `json:"refresh_expires_in"`
+
+	UserID    string `json:"-"`
+	SessionID string `json:"-"`
+}
+
+// sessionData is what core keeps in Session.Data.
+type sessionData struct {
+	Roles  []string       `json:"r"`
+	Claims map[string]any `json:"c,omitempty"`
+}
+
+// Register creates an account with Config.DefaultRoles. The email is
+// normalized; email and password are validated (ErrInvalidRequest).
+func (a *Auth) Register(ctx context.Context, email, password string) (User, error) {
+	reg, ok := a.cfg.Users.(UserRegistrar)
+	if !ok {
+		return User{}, ErrNotFound.WithDescription("Registration is not enabled.")
+	}
+	email = NormalizeEmail(email)
+	if err := CheckEmail(email); err != nil {
+		return User{}, err
+	}
+	if err := CheckPassword(password); err != nil {
+		return User{}, err
+	}
+	u, err := reg.Register(ctx, email, password, a.cfg.DefaultRoles)
+	if err != nil && !errors.Is(err, ErrUserExists) {
+		err = storeErr(err)
+	}
+	return u, err
+}
+
+// Login checks an email and password with Config.Users and opens a session.
+// Wrong email and wrong password give the same ErrInvalidCredentials.
+func (a *Auth) Login(ctx context.Context, email, password string, client Client) (*TokenPair, error) {
+	if a.cfg.Users == nil {
+		return nil, ErrNotFound.WithDescription("Password login is not enabled.")
+	}
+	email = NormalizeEmail(email)
+	if email == "" || password == "" || len(password) > MaxPasswordBytes {
+		return nil, ErrInvalidRequest.WithDescription("email and password are required; a password is at most 1024 bytes")
+	}
+	u, err := a.cfg.Users.Authenticate(ctx, email, password)
+	if errors.Is(err, ErrInvalidCredentials) {
+		a.emit(ctx, a.cfg.Hooks.OnLoginFailed, Event{Email: email, IP: client.IP, UserAgent: client.UserAgent})
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	pair, err := a.IssueSession(ctx, u, client)
+	if err == nil {
+		a.emit(ctx, a.cfg.Hooks.OnLogin, Event{UserID: u.ID, SessionID: pair.SessionID, Email: email, IP: client.IP, UserAgent: client.UserAgent})
+	}
+	return pair, err
+}
+
+// IssueSession opens a session for a user the application has already
+// authenticated (single sign-on, magic links…) and returns its first tokens.
+func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenPair, error) {
+	if !ValidUserID(u.ID) {
+		return nil, fmt.Errorf("authenik8: user id %q is not valid (1-128 printable ASCII bytes, no braces)", u.ID)
+	}
+	data, err := encodeSession(u)
+	if err != nil {
+		return nil, err
+	}
+	sid := NewSessionID(u.ID)
+	refresh, hash := a.refresh.mint(sid, 0)
+	s, err := a.cfg.Store.CreateSession(ctx, NewSession{
+		ID: sid, UserID: u.ID, Data: data,
+		UserAgent: truncate(client.UserAgent, 512), IP: truncate(client.IP, 64),
+		TokenHash: hash, IdleTTL: a.cfg.IdleTTL, AbsoluteTTL: a.cfg.AbsoluteTTL,
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return a.pair(s, sessionClaims{userID: u.ID, sessionID: sid, roles: u.Roles, extra: u.Claims}, refresh)
+}
+
+// Refresh rotates a refresh token: one atomic store step (SPEC §4). It
+// returns a new pair, or ErrInvalidRefreshToken, ErrRefreshConflict (lost a
+// concurrent refresh; nothing revoked) or ErrRefreshTokenReused (a
+// superseded token: the session is now revoked).
+func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
+	rt, err := a.refresh.parse(token)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRefreshToken, err)
+	}
+	var data []byte
+	if a.cfg.UserLoader != nil {
+		u, err := a.cfg.UserLoader(ctx, rt.userID)
+		if errors.Is(err, ErrUserNotFound) {
+			if _, err := a.cfg.Store.RevokeSession(ctx, rt.userID, rt.sessionID); err != nil {
+				return nil, storeErr(err)
+			}
+			return nil, fmt.Errorf("%w: user %q no longer exists", ErrInvalidRefreshToken, rt.userID)
+		}
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		if data, err = encodeSession(u); err != nil {
+			return nil, err
+		}
+	}
+	next, nextHash := a.refresh.mint(rt.sessionID, rt.generation+1)
+	res, err := a.cfg.Store.Rotate(ctx, Rotation{
+		UserID: rt.userID, SessionID: rt.sessionID,
+		Generation: rt.generation, TokenHash: rt.hash, NewHash: nextHash,
+		Data: data, IdleTTL: a.cfg.IdleTTL, Grace: a.cfg.ReuseGrace,
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	ev := Event{UserID: rt.userID, SessionID: rt.sessionID}
+	switch res.Outcome {
+	case Rotated:
+		var d sessionData
+		if err := json.Unmarshal(res.Session.Data, &d); err != nil {
+			return nil, fmt.Errorf("authenik8: session %s holds undecodable data: %w", rt.sessionID, err)
+		}
+		pair, err := a.pair(res.Session, sessionClaims{userID: rt.userID, sessionID: rt.sessionID, roles: d.Roles, extra: d.Claims}, next)
+		if err == nil {
+			a.emit(ctx, a.cfg.Hooks.OnRefresh, ev)
+		}
+		return pair, err
+	case Conflict:
+		return nil, ErrRefreshConflict
+	case Reused:
+		a.emit(ctx, a.cfg.Hooks.OnReuseDetected, ev)
+		return nil, ErrRefreshTokenReused
+	}
+	return nil, ErrInvalidRefreshToken
+}
+
+// Verify checks an access token — signature, algorithm, type, issuer,
+// audience, lifetime — and that its session is still alive. It returns
+// ErrMissingToken (empty token), ErrInvalidToken, ErrTokenExpired,
+// ErrTokenRevoked or ErrStoreUnavailable.
+func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
+	if token == "" {
+		return nil, ErrMissingToken
+	}
+	c, err := a.parseAccess(token)
+	if err != nil {
+		return nil, err
+	}
+	alive, err := a.cfg.Store.SessionAlive(ctx, c.Subject, c.SessionID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if !alive {
+		return nil, ErrTokenRevoked
+	}
+	return c, nil
+}
+
+// Logout ends one session: its refresh token and access tokens stop working.
+// Ending a session that already ended is not an error.
+func (a *Auth) Logout(ctx context.Context, sessionID string) error {
+	uid, ok := sessionUser(sessionID)
+	if !ok {
+		return ErrNotFound
+	}
+	if _, err := a.cfg.Store.RevokeSession(ctx, uid, sessionID); err != nil {
+		return storeErr(err)
+	}
+	a.emit(ctx, a.cfg.Hooks.OnLogout, Event{UserID: uid, SessionID: sessionID, Sessions: 1})
+	return nil
+}
+
+// LogoutRefreshToken ends the session a refresh token belongs to, for a
+// client whose access token has expired. A forged token is refused
+// (ErrInvalidRefreshToken) without touching any session.
+func (a *Auth) LogoutRefreshToken(ctx context.Context, token string) error {
+	rt, err := a.refresh.parse(token)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRefreshToken, err)
+	}
+	return a.Logout(ctx, rt.sessionID)
+}
+
+// LogoutAll ends every session of the user and returns how many ended.
+func (a *Auth) LogoutAll(ctx context.Context, userID string) (int, error) {
+	n, err := a.cfg.Store.RevokeUser(ctx, userID)
+	if err != nil {
+		return 0, storeErr(err)
+	}
+	a.emit(ctx, a.cfg.Hooks.OnLogout, Event{UserID: userID, Sessions: n})
+	return n, nil
+}
+
+// RevokeSession ends a session on behalf of actor, who must own it or be an
+// admin. Any other case — unknown id, someone else's session — is ErrNotFound,
+// so the answer never tells which.
+func (a *Auth) RevokeSession(ctx context.Context, actor *Claims, sessionID string) error {
+	uid, ok := sessionUser(sessionID)
+	if !ok || actor == nil || (uid != actor.Subject && !actor.IsAdmin()) {
+		return ErrNotFound
+	}
+	found, err := a.cfg.Store.RevokeSession(ctx, uid, sessionID)
+	if err != nil {
+		return storeErr(err)
+	}
+	if !found {
+		return ErrNotFound
+	}
+	a.emit(ctx, a.cfg.Hooks.OnRevoke, Event{UserID: uid, SessionID: sessionID, Sessions: 1})
+	return nil
+}
+
+// SessionInfo describes a live session to its user.
+type SessionInfo struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	UserAgent  string    `json:"user_agent"`
+	IP         string    `json:"ip"`
+	Current    bool      `json:"current"`
+}
+
+// Sessions lists the user's live sessions, oldest first, marking current.
+func (a *Auth) Sessions(ctx context.Context, userID, current string) ([]SessionInfo, error) {
+	list, err := a.cfg.Store.ListSessions(ctx, userID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := make([]SessionInfo, len(list))
+	for i, s := range list {
+		out[i] = SessionInfo{
+			ID: s.ID, CreatedAt: s.CreatedAt.UTC(), LastUsedAt: s.LastUsedAt.UTC(),
+			UserAgent: s.UserAgent, IP: s.IP, Current: s.ID == current,
+		}
+	}
+	return out, nil
+}
+
+// JWKS returns the public access-token keys as a JWK set: {"keys":[]} when
+// every key is HMAC.
+func (a *Auth) JWKS() []byte { return a.keys.jwks }
+
+// Ready reports whether the store answers, for readiness probes.
+func (a *Auth) Ready(ctx context.Context) error { return storeErr(a.cfg.Store.Ping(ctx)) }
+
+// pair signs an access token for the session and assembles the response.
+func (a *Auth) pair(s Session, sc sessionClaims, refresh string) (*TokenPair, error) {
+	now := a.now()
+	access, err := a.signAccess(sc, now)
+	if err != nil {
+		return nil, err
+	}
+	return &TokenPair{
+		AccessToken:      access,
+		TokenType:        "Bearer",
+		ExpiresIn:        int64(a.cfg.AccessTTL / time.Second),
+		RefreshToken:     refresh,
+		RefreshExpiresIn: max(0, int64(s.ExpiresAt.Sub(now)/time.Second)),
+		UserID:           sc.userID,
+		SessionID:        sc.sessionID,
+	}, nil
+}
+
+func encodeSession(u User) ([]byte, error) {
+	for k := range u.Claims {
+		if reservedClaims[k] {
+			return nil, fmt.Errorf("authenik8: application claim %q is reserved", k)
+		}
+	}
+	data, err := json.Marshal(sessionData{Roles: nonNil(u.Roles), Claims: u.Claims})
+	if err != nil {
+		return nil, fmt.Errorf("authenik8: encode session: %w", err)
+	}
+	return data, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "")
+	}
+	return s
+}

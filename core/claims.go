@@ -1,0 +1,136 @@
+package core
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Claims are the verified contents of an access token. A *Claims handed out
+// by Verify may be shared between requests: treat it as read-only.
+type Claims struct {
+	Subject   string         // sub: the user id
+	SessionID string         // sid
+	TokenID   string         // jti
+	Roles     []string       // roles
+	Extra     map[string]any // application claims (nil when none)
+	IssuedAt  time.Time      // iat
+	ExpiresAt time.Time      // exp
+
+	perms *permissions // the issuing Auth's role→permission map
+}
+
+// HasRole reports whether the claims carry role.
+func (c *Claims) HasRole(role string) bool {
+	return c != nil && slices.Contains(c.Roles, role)
+}
+
+// HasAnyRole reports whether the claims carry at least one of roles.
+func (c *Claims) HasAnyRole(roles ...string) bool {
+	for _, r := range roles {
+		if c.HasRole(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasAllRoles reports whether the claims carry every one of roles.
+func (c *Claims) HasAllRoles(roles ...string) bool {
+	if c == nil {
+		return false
+	}
+	for _, r := range roles {
+		if !c.HasRole(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsAdmin reports whether the claims carry the configured admin role.
+func (c *Claims) IsAdmin() bool {
+	return c != nil && c.perms != nil && c.HasRole(c.perms.admin)
+}
+
+// HasPermission reports whether one of the roles grants perm through
+// Config.Permissions. A role granted "*" has every permission.
+func (c *Claims) HasPermission(perm string) bool {
+	if c == nil || c.perms == nil {
+		return false
+	}
+	for _, r := range c.Roles {
+		if g := c.perms.byRole[r]; g != nil && (g[perm] || g["*"]) {
+			return true
+		}
+	}
+	return false
+}
+
+// A Rule is an authorization decision over verified claims: nil to allow,
+// ErrMissingToken when there are no claims, ErrForbidden otherwise. Adapters
+// turn rules into middleware (Require, RequireAll, RequireAdmin,
+// RequirePermission) so that every framework decides alike.
+type Rule func(*Claims) error
+
+// AnyRole allows claims carrying at least one of roles.
+func AnyRole(roles ...string) Rule {
+	return func(c *Claims) error { return decide(c, c.HasAnyRole(roles...)) }
+}
+
+// AllRoles allows claims carrying every one of roles.
+func AllRoles(roles ...string) Rule {
+	return func(c *Claims) error { return decide(c, c.HasAllRoles(roles...)) }
+}
+
+// Admin allows claims carrying the configured admin role.
+func Admin() Rule {
+	return func(c *Claims) error { return decide(c, c.IsAdmin()) }
+}
+
+// Permission allows claims whose roles grant perm.
+func Permission(perm string) Rule {
+	return func(c *Claims) error { return decide(c, c.HasPermission(perm)) }
+}
+
+// The 403 body is the same for every rule: it names neither the role nor the
+// route, so a refusal does not tell what would have been allowed.
+func decide(c *Claims, ok bool) error {
+	switch {
+	case c == nil:
+		return ErrMissingToken
+	case !ok:
+		return ErrForbidden
+	}
+	return nil
+}
+
+type permissions struct {
+	admin  string
+	byRole map[string]map[string]bool
+}
+
+func newPermissions(admin string, m map[string][]string) *permissions {
+	p := &permissions{admin: admin, byRole: make(map[string]map[string]bool, len(m))}
+	for role, perms := range m {
+		set := make(map[string]bool, len(perms))
+		for _, perm := range perms {
+			set[perm] = true
+		}
+		p.byRole[role] = set
+	}
+	return p
+}
+
+type claimsKey struct{}
+
+// NewContext returns a copy of ctx carrying c.
+func NewContext(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey{}, c)
+}
+
+// FromContext returns the claims NewContext stored in ctx.
+func FromContext(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*Claims)
+	return c, ok && c != nil
+}

@@ -1,0 +1,153 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config configures an Auth. Zero fields take the default in their comment;
+// New refuses missing or weak settings rather than guessing.
+type Config struct {
+	// Store keeps sessions. Required: memstore.New() for one process,
+	// redisstore for several.
+	Store Store
+	// Users holds accounts; needed by Login and the /login and /register
+	// routes (which answer 404 without it). Optional.
+	Users UserStore
+
+	// AccessKeys sign and verify access tokens. AccessKeys[0] signs; the
+	// others only verify (keep the previous key here while rotating).
+	// Required.
+	AccessKeys []Key
+	// RefreshSecret keys the MAC of refresh tokens: at least 32 random bytes,
+	// and not the HS256 access secret. Required.
+	RefreshSecret []byte
+	// PreviousRefreshSecrets still verify refresh tokens while RefreshSecret
+	// is being rotated. Optional.
+	PreviousRefreshSecrets [][]byte
+
+	// Issuer is the `iss` of access tokens. Default "authenik8".
+	Issuer string
+	// Audience is the `aud` of access tokens. Default "authenik8".
+	Audience string
+
+	// AccessTTL is the lifetime of access tokens. Default 15 minutes.
+	AccessTTL time.Duration
+	// IdleTTL ends a session this long after its last refresh. Default 7 days.
+	IdleTTL time.Duration
+	// AbsoluteTTL ends a session this long after login, however active.
+	// Default 30 days.
+	AbsoluteTTL time.Duration
+	// ReuseGrace is how long after a rotation the replaced refresh token
+	// answers refresh_conflict instead of revoking the session (two tabs
+	// refreshing at once). Default 5 seconds; negative for none.
+	ReuseGrace time.Duration
+	// Leeway tolerates clock skew when checking exp, nbf and iat. Default 10
+	// seconds; at most 5 minutes.
+	Leeway time.Duration
+
+	// AdminRole is the role RequireAdmin asks for. Default "admin".
+	AdminRole string
+	// DefaultRoles are given to users created through Register. Default
+	// ["user"].
+	DefaultRoles []string
+	// Permissions maps a role to the permissions it grants (RequirePermission).
+	// A role granted "*" has every permission. Optional.
+	Permissions map[string][]string
+
+	// UserLoader, when set, is called on every refresh to re-read the user's
+	// roles and claims, so that a role change takes effect at the next
+	// refresh. Returning ErrUserNotFound ends the session. Optional.
+	UserLoader func(ctx context.Context, userID string) (User, error)
+
+	// Hooks receive audit events. Optional.
+	Hooks Hooks
+
+	// Now is the clock for token timestamps. Default time.Now. Session expiry
+	// uses the store's clock.
+	Now func() time.Time
+}
+
+// Defaults of Config.
+const (
+	DefaultIssuer      = "authenik8"
+	DefaultAudience    = "authenik8"
+	DefaultAccessTTL   = 15 * time.Minute
+	DefaultIdleTTL     = 7 * 24 * time.Hour
+	DefaultAbsoluteTTL = 30 * 24 * time.Hour
+	DefaultReuseGrace  = 5 * time.Second
+	DefaultLeeway      = 10 * time.Second
+	DefaultAdminRole   = "admin"
+	maxLeeway          = 5 * time.Minute
+)
+
+// withDefaults fills zero fields and validates the result.
+func (c Config) withDefaults() (Config, error) {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.AccessTTL, DefaultAccessTTL)
+	def(&c.IdleTTL, DefaultIdleTTL)
+	def(&c.AbsoluteTTL, DefaultAbsoluteTTL)
+	def(&c.ReuseGrace, DefaultReuseGrace)
+	def(&c.Leeway, DefaultLeeway)
+	if c.ReuseGrace < 0 {
+		c.ReuseGrace = 0
+	}
+	if c.Issuer == "" {
+		c.Issuer = DefaultIssuer
+	}
+	if c.Audience == "" {
+		c.Audience = DefaultAudience
+	}
+	if c.AdminRole == "" {
+		c.AdminRole = DefaultAdminRole
+	}
+	if c.DefaultRoles == nil {
+		c.DefaultRoles = []string{"user"}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("authenik8: "+format, args...)) }
+	if c.Store == nil {
+		bad("Config.Store is required (memstore.New() for one process, redisstore for several)")
+	}
+	if len(c.RefreshSecret) < MinHMACSecret {
+		bad("Config.RefreshSecret is %d bytes; at least %d random bytes are required", len(c.RefreshSecret), MinHMACSecret)
+	}
+	for i, s := range c.PreviousRefreshSecrets {
+		if len(s) < MinHMACSecret {
+			bad("Config.PreviousRefreshSecrets[%d] is shorter than %d bytes", i, MinHMACSecret)
+		}
+	}
+	for _, k := range c.AccessKeys {
+		if s, ok := k.sign.([]byte); ok && len(c.RefreshSecret) > 0 && bytes.Equal(s, c.RefreshSecret) {
+			bad("Config.RefreshSecret must differ from the HS256 access-token secret")
+		}
+	}
+	for name, d := range map[string]time.Duration{"AccessTTL": c.AccessTTL, "IdleTTL": c.IdleTTL, "AbsoluteTTL": c.AbsoluteTTL, "Leeway": c.Leeway} {
+		if d < 0 {
+			bad("Config.%s must not be negative", name)
+		}
+	}
+	if c.IdleTTL > c.AbsoluteTTL {
+		bad("Config.IdleTTL (%v) exceeds Config.AbsoluteTTL (%v)", c.IdleTTL, c.AbsoluteTTL)
+	}
+	if c.Leeway > maxLeeway {
+		bad("Config.Leeway (%v) exceeds %v", c.Leeway, maxLeeway)
+	}
+	for k := range c.Permissions {
+		if k == "" {
+			bad("Config.Permissions has an empty role")
+		}
+	}
+	return c, errors.Join(errs...)
+}

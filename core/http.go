@@ -1,0 +1,276 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"strings"
+)
+
+// This file is the HTTP contract of SPEC §6 without an HTTP library: route
+// handlers take a Request and return a Response, and the adapters only copy
+// between these and their framework. Every status, header and body is
+// decided here, so Gin, Echo and Fiber answer byte for byte alike.
+
+// Header is one response header.
+type Header struct{ Key, Value string }
+
+// Response is an HTTP answer. Adapters write Status, every Header in order
+// and Body (nil: no body) unchanged.
+type Response struct {
+	Status int
+	Header []Header
+	Body   []byte
+}
+
+// Request is what a route needs from an HTTP request.
+type Request struct {
+	// Token is the access token the adapter's lookup found ("" for none):
+	// by default BearerToken of the Authorization header.
+	Token       string
+	ContentType string
+	// Body is the request body, read up to the adapter's limit;
+	// BodyTooLarge is set when the body was longer.
+	Body         []byte
+	BodyTooLarge bool
+	Client       Client
+	// ID is the :id path parameter of DELETE /sessions/:id.
+	ID string
+}
+
+// Route is one endpoint of the mountable auth API. Path is relative to the
+// mount point and uses ":id" for the path parameter, which Gin, Echo and
+// Fiber all understand.
+type Route struct {
+	Method string
+	Path   string
+	Handle func(ctx context.Context, r *Request) *Response
+}
+
+// DefaultBodyLimit is the largest request body the routes read (SPEC §6).
+const DefaultBodyLimit = 16 << 10
+
+var (
+	hdrJSON    = Header{"Content-Type", "application/json"}
+	hdrNoStore = Header{"Cache-Control", "no-store"}
+	noContent  = &Response{Status: 204, Header: []Header{hdrNoStore}}
+)
+
+// Routes returns the auth API (SPEC §6) for an adapter to mount.
+func (a *Auth) Routes() []Route {
+	return []Route{
+		{"POST", "/register", a.handleRegister},
+		{"POST", "/login", a.handleLogin},
+		{"POST", "/refresh", a.handleRefresh},
+		{"POST", "/logout", a.handleLogout},
+		{"POST", "/logout-all", a.bearer(a.handleLogoutAll)},
+		{"GET", "/me", a.bearer(a.handleMe)},
+		{"GET", "/sessions", a.bearer(a.handleSessions)},
+		{"DELETE", "/sessions/:id", a.bearer(a.handleRevokeSession)},
+		{"GET", "/jwks.json", a.handleJWKS},
+	}
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer <token>"
+// header value; "" when there is none or the scheme is another.
+func BearerToken(authorization string) string {
+	const scheme = "bearer "
+	if len(authorization) < len(scheme) || !strings.EqualFold(authorization[:len(scheme)], scheme) {
+		return ""
+	}
+	return strings.TrimSpace(authorization[len(scheme):])
+}
+
+// Check is the decision of the Authenticate and Optional middleware. It
+// returns the verified claims, or the response to send instead of calling the
+// handler. With optional set, a request without a token passes with no claims;
+// a token that was sent must still be valid.
+func (a *Auth) Check(ctx context.Context, token string, optional bool) (*Claims, *Response) {
+	if token == "" && optional {
+		return nil, nil
+	}
+	c, err := a.Verify(ctx, token)
+	if err != nil {
+		return nil, ErrorResponse(err)
+	}
+	return c, nil
+}
+
+// Authorize is the decision of the Require* middleware: nil to go on, or the
+// response to send.
+func Authorize(c *Claims, rule Rule) *Response {
+	if err := rule(c); err != nil {
+		return ErrorResponse(err)
+	}
+	return nil
+}
+
+func (a *Auth) bearer(h func(context.Context, *Request, *Claims) *Response) func(context.Context, *Request) *Response {
+	return func(ctx context.Context, r *Request) *Response {
+		c, fail := a.Check(ctx, r.Token, false)
+		if fail != nil {
+			return fail
+		}
+		return h(ctx, r, c)
+	}
+}
+
+type credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type refreshBody struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+func (a *Auth) handleRegister(ctx context.Context, r *Request) *Response {
+	var in credentials
+	if err := decodeJSON(r, &in); err != nil {
+		return ErrorResponse(err)
+	}
+	u, err := a.Register(ctx, in.Email, in.Password)
+	if err != nil {
+		return ErrorResponse(err)
+	}
+	return jsonResponse(201, struct {
+		ID    string   `json:"id"`
+		Email string   `json:"email"`
+		Roles []string `json:"roles"`
+	}{u.ID, u.Email, nonNil(u.Roles)})
+}
+
+func (a *Auth) handleLogin(ctx context.Context, r *Request) *Response {
+	var in credentials
+	if err := decodeJSON(r, &in); err != nil {
+		return ErrorResponse(err)
+	}
+	pair, err := a.Login(ctx, in.Email, in.Password, r.Client)
+	if err != nil {
+		return ErrorResponse(err)
+	}
+	return jsonResponse(200, pair)
+}
+
+func (a *Auth) handleRefresh(ctx context.Context, r *Request) *Response {
+	var in refreshBody
+	if err := decodeJSON(r, &in); err != nil {
+		return ErrorResponse(err)
+	}
+	if in.RefreshToken == "" {
+		return ErrorResponse(ErrInvalidRequest.WithDescription("refresh_token is required"))
+	}
+	pair, err := a.Refresh(ctx, in.RefreshToken)
+	if err != nil {
+		return ErrorResponse(err)
+	}
+	return jsonResponse(200, pair)
+}
+
+// handleLogout ends the bearer token's session or, without a bearer token,
+// the refresh token's (for a client whose access token has expired).
+func (a *Auth) handleLogout(ctx context.Context, r *Request) *Response {
+	var in refreshBody
+	if len(r.Body) > 0 || r.BodyTooLarge {
+		if err := decodeJSON(r, &in); err != nil {
+			return ErrorResponse(err)
+		}
+	}
+	var sid string
+	if r.Token != "" {
+		c, fail := a.Check(ctx, r.Token, false)
+		if fail != nil {
+			return fail
+		}
+		sid = c.SessionID
+	}
+	if in.RefreshToken != "" {
+		rt, err := a.refresh.parse(in.RefreshToken)
+		if err != nil {
+			return ErrorResponse(ErrInvalidRefreshToken)
+		}
+		if sid != "" && rt.sessionID != sid {
+			return ErrorResponse(ErrInvalidRequest.WithDescription("the bearer token and the refresh token belong to different sessions"))
+		}
+		sid = rt.sessionID
+	}
+	if sid == "" {
+		return ErrorResponse(ErrMissingToken)
+	}
+	if err := a.Logout(ctx, sid); err != nil {
+		return ErrorResponse(err)
+	}
+	return noContent
+}
+
+func (a *Auth) handleLogoutAll(ctx context.Context, _ *Request, c *Claims) *Response {
+	if _, err := a.LogoutAll(ctx, c.Subject); err != nil {
+		return ErrorResponse(err)
+	}
+	return noContent
+}
+
+func (a *Auth) handleMe(_ context.Context, _ *Request, c *Claims) *Response {
+	me := make(map[string]any, len(c.Extra)+3)
+	for k, v := range c.Extra {
+		me[k] = v
+	}
+	me["sub"], me["sid"], me["roles"] = c.Subject, c.SessionID, nonNil(c.Roles)
+	return jsonResponse(200, me)
+}
+
+func (a *Auth) handleSessions(ctx context.Context, _ *Request, c *Claims) *Response {
+	list, err := a.Sessions(ctx, c.Subject, c.SessionID)
+	if err != nil {
+		return ErrorResponse(err)
+	}
+	return jsonResponse(200, struct {
+		Sessions []SessionInfo `json:"sessions"`
+	}{list})
+}
+
+func (a *Auth) handleRevokeSession(ctx context.Context, r *Request, c *Claims) *Response {
+	if err := a.RevokeSession(ctx, c, r.ID); err != nil {
+		return ErrorResponse(err)
+	}
+	return noContent
+}
+
+func (a *Auth) handleJWKS(context.Context, *Request) *Response {
+	return &Response{Status: 200, Header: []Header{hdrJSON, {"Cache-Control", "public, max-age=300"}}, Body: a.keys.jwks}
+}
+
+// decodeJSON reads a JSON object body into dst: 413 past the limit, 400 for
+// another content type, malformed JSON, a field of the wrong type or
+// trailing data.
+func decodeJSON(r *Request, dst any) error {
+	if r.BodyTooLarge {
+		return ErrPayloadTooLarge
+	}
+	if mt, _, err := mime.ParseMediaType(r.ContentType); err != nil || mt != "application/json" {
+		return ErrInvalidRequest.WithDescription("Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	if err := dec.Decode(dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return ErrInvalidRequest.WithDescription(te.Field + " must be a " + te.Type.String())
+		}
+		return ErrInvalidRequest.WithDescription("the body must be a JSON object")
+	}
+	if _, err := dec.Token(); err == nil || !errors.Is(err, io.EOF) {
+		return ErrInvalidRequest.WithDescription("the body must hold a single JSON object")
+	}
+	return nil
+}
+
+func jsonResponse(status int, v any) *Response {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return ErrInternal.resp
+	}
+	return &Response{Status: status, Header: []Header{hdrJSON, hdrNoStore}, Body: body}
+}

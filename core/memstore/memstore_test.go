@@ -1,0 +1,17 @@
+package memstore_test
+
+import (
+	"testing"
+
+	"github.com/authenik8/authenik8-go/conformance/storetest"
+	"github.com/authenik8/authenik8-go/core"
+	"github.com/authenik8/authenik8-go/core/memstore"
+)
+
+var harness = storetest.Harness{
+	NewStore: func(testing.TB) core.Store { return memstore.New() },
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, harness) }
+func TestConcurrency(t *testing.T) { storetest.RunConcurrency(t, harness) }
+func BenchmarkStore(b *testing.B)  { storetest.Benchmark(b, harness) }
