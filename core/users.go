@@ -55,13 +55,14 @@ func NormalizeEmail(email string) string {
 	return strings.ToLower(strings.TrimSpace(email))
 }
 
-// CheckEmail validates a normalized email address: local@domain, at most 254
-// bytes, no spaces or control characters.
+// CheckEmail validates a normalized email address: one "@" between a local
+// part and a dotted domain, at most 254 bytes of UTF-8 without spaces or
+// control characters.
 func CheckEmail(email string) error {
-	at := strings.LastIndexByte(email, '@')
-	if len(email) > maxEmailBytes || at < 1 || at == len(email)-1 || !utf8.ValidString(email) ||
+	at := strings.IndexByte(email, '@')
+	if len(email) > maxEmailBytes || at < 1 || strings.Count(email, "@") != 1 || !utf8.ValidString(email) ||
 		strings.IndexFunc(email, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 ||
-		!strings.Contains(email[at+1:], ".") || strings.ContainsAny(email[at+1:], "@") {
+		!strings.Contains(email[at+1:], ".") || strings.HasSuffix(email, ".") {
 		return ErrInvalidRequest.WithDescription("email must be a valid address")
 	}
 	return nil

@@ -1,0 +1,38 @@
+# One command runs every test of every module: `make test`.
+# (`go test ./...` at the root does not cross the modules of the workspace.)
+
+GO      ?= go
+MODULES := $(shell $(GO) list -m -f '{{.Dir}}' | sed "s|^$(CURDIR)/||" | sort)
+TESTFLAGS ?= -count=1 -timeout 30m
+
+.PHONY: test vet test-gowork-off tidy-check check bench modules
+
+test:
+	@set -e; for m in $(MODULES); do \
+		echo "== go test $$m"; \
+		(cd $$m && $(GO) test $(TESTFLAGS) ./...); \
+	done
+
+vet:
+	@set -e; for m in $(MODULES); do \
+		echo "== go vet $$m"; \
+		(cd $$m && $(GO) vet ./...); \
+	done
+
+# Each module on its own, as users get it: go.mod's replace directives only.
+test-gowork-off:
+	@set -e; for m in $(MODULES); do \
+		echo "== GOWORK=off go test $$m"; \
+		(cd $$m && GOWORK=off $(GO) test $(TESTFLAGS) ./...); \
+	done
+
+tidy-check:
+	@set -e; for m in $(MODULES); do \
+		echo "== go mod tidy -diff $$m"; \
+		(cd $$m && GOWORK=off $(GO) mod tidy -diff); \
+	done
+
+check: test vet test-gowork-off tidy-check
+
+modules:
+	@echo $(MODULES)

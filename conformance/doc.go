@@ -1,0 +1,11 @@
+// Package conformance holds the suites every store and every adapter of
+// Authenik8 runs from its own tests:
+//
+//   - storetest: the session semantics of core.Store implementations
+//     (Run, RunConcurrency, RunUsers, Benchmark);
+//   - adaptertest: the HTTP contract, black-box over a real listener;
+//   - redistest: throwaway redis-server processes and clusters for tests.
+//
+// The suites own their subtest names, so a failure reads the same for every
+// implementation.
+package conformance

@@ -1,0 +1,273 @@
+package core_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authenik8/authenik8-go/core"
+	"github.com/authenik8/authenik8-go/core/memstore"
+)
+
+func TestNewRefusesWeakOrMissingSettings(t *testing.T) {
+	key := hmacKey(t)
+	pub, _ := core.GenerateKey("EdDSA")
+	verifyOnly, _ := core.ParseJWKS(must(core.New(core.Config{Store: memstore.New(), AccessKeys: []core.Key{pub}, RefreshSecret: refreshSecret})).JWKS())
+	ok := core.Config{Store: memstore.New(), AccessKeys: []core.Key{key}, RefreshSecret: refreshSecret}
+	cases := map[string]struct {
+		mod  func(*core.Config)
+		want string
+	}{
+		"no store":                 {func(c *core.Config) { c.Store = nil }, "Config.Store is required"},
+		"no keys":                  {func(c *core.Config) { c.AccessKeys = nil }, "AccessKeys is empty"},
+		"zero key":                 {func(c *core.Config) { c.AccessKeys = []core.Key{{}} }, "must be able to sign"},
+		"verify-only first key":    {func(c *core.Config) { c.AccessKeys = verifyOnly }, "must be able to sign"},
+		"duplicate kid":            {func(c *core.Config) { c.AccessKeys = []core.Key{key, key} }, "two keys with id"},
+		"no refresh secret":        {func(c *core.Config) { c.RefreshSecret = nil }, "RefreshSecret is 0 bytes"},
+		"short refresh secret":     {func(c *core.Config) { c.RefreshSecret = make([]byte, 31) }, "at least 32"},
+		"refresh secret is access": {func(c *core.Config) { c.RefreshSecret = accessSecret }, "must differ"},
+		"short previous secret":    {func(c *core.Config) { c.PreviousRefreshSecrets = [][]byte{[]byte("x")} }, "PreviousRefreshSecrets[0]"},
+		"idle beyond absolute":     {func(c *core.Config) { c.IdleTTL = 48 * time.Hour; c.AbsoluteTTL = time.Hour }, "exceeds Config.AbsoluteTTL"},
+		"negative lifetime":        {func(c *core.Config) { c.AccessTTL = -time.Second }, "AccessTTL must not be negative"},
+		"huge leeway":              {func(c *core.Config) { c.Leeway = time.Hour }, "Leeway"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := ok
+			tc.mod(&cfg)
+			a, err := core.New(cfg)
+			if err == nil || a != nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New: %v, %v; want an error containing %q", a, err, tc.want)
+			}
+		})
+	}
+	if _, err := core.New(ok); err != nil {
+		t.Fatalf("control: %v", err)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestErrorTable: each sentinel answers its SPEC §6 row; derived and wrapped
+// errors answer the same; anything else is a 500 that reveals nothing.
+func TestErrorTable(t *testing.T) {
+	rows := []struct {
+		err       *core.Error
+		status    int
+		code      string
+		challenge string
+	}{
+		{core.ErrInvalidRequest, 400, "invalid_request", ""},
+		{core.ErrMissingToken, 401, "missing_token", `Bearer`},
+		{core.ErrInvalidToken, 401, "invalid_token", `Bearer error="invalid_token"`},
+		{core.ErrTokenExpired, 401, "token_expired", `Bearer error="invalid_token"`},
+		{core.ErrTokenRevoked, 401, "token_revoked", `Bearer error="invalid_token"`},
+		{core.ErrInvalidRefreshToken, 401, "invalid_refresh_token", `Bearer`},
+		{core.ErrRefreshTokenReused, 401, "refresh_token_reused", `Bearer`},
+		{core.ErrRefreshConflict, 401, "refresh_conflict", `Bearer`},
+		{core.ErrInvalidCredentials, 401, "invalid_credentials", `Bearer`},
+		{core.ErrForbidden, 403, "forbidden", `Bearer error="insufficient_scope"`},
+		{core.ErrNotFound, 404, "not_found", ""},
+		{core.ErrUserExists, 409, "user_exists", ""},
+		{core.ErrPayloadTooLarge, 413, "payload_too_large", ""},
+		{core.ErrRateLimited, 429, "rate_limited", ""},
+		{core.ErrStoreUnavailable, 503, "store_unavailable", ""},
+	}
+	for _, row := range rows {
+		for _, err := range []error{row.err, fmt.Errorf("context: %w", row.err), row.err.WithDescription("custom")} {
+			r := core.ErrorResponse(err)
+			if r.Status != row.status {
+				t.Errorf("%v: status %d, want %d", err, r.Status, row.status)
+			}
+			var body map[string]string
+			if json.Unmarshal(r.Body, &body) != nil || body["error"] != row.code || body["error_description"] == "" || len(body) != 2 {
+				t.Errorf("%v: body %s", err, r.Body)
+			}
+			if got := header(r, "WWW-Authenticate"); got != row.challenge {
+				t.Errorf("%v: WWW-Authenticate %q, want %q", err, got, row.challenge)
+			}
+			if header(r, "Content-Type") != "application/json" || header(r, "Cache-Control") != "no-store" {
+				t.Errorf("%v: headers %v", err, r.Header)
+			}
+			if !errors.Is(err, row.err) {
+				t.Errorf("%v does not match its sentinel", err)
+			}
+		}
+	}
+	if errors.Is(core.ErrInvalidToken, core.ErrTokenExpired) {
+		t.Fatal("distinct sentinels match each other")
+	}
+	r := core.ErrorResponse(core.ErrRateLimited.WithRetryAfter(1500 * time.Millisecond))
+	if header(r, "Retry-After") != "2" || r.Status != 429 {
+		t.Fatalf("Retry-After: %v", r.Header)
+	}
+	r = core.ErrorResponse(errors.New("database password is hunter2"))
+	if r.Status != 500 || strings.Contains(string(r.Body), "hunter2") {
+		t.Fatalf("unknown error: %d %s", r.Status, r.Body)
+	}
+}
+
+func header(r *core.Response, key string) string {
+	for _, h := range r.Header {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+func TestRules(t *testing.T) {
+	a := newAuth(t, func(c *core.Config) {
+		c.Permissions = map[string][]string{"editor": {"posts:write"}, "root": {"*"}}
+	})
+	claims := func(roles ...string) *core.Claims {
+		c, err := a.Verify(context.Background(), issue(t, a, roles...).AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	user, editor, admin, root := claims("user"), claims("user", "editor"), claims("admin"), claims("root")
+	cases := []struct {
+		name string
+		rule core.Rule
+		c    *core.Claims
+		want error
+	}{
+		{"any-of allows one", core.AnyRole("editor", "admin"), editor, nil},
+		{"any-of refuses none", core.AnyRole("editor", "admin"), user, core.ErrForbidden},
+		{"all-of allows all", core.AllRoles("user", "editor"), editor, nil},
+		{"all-of refuses some", core.AllRoles("user", "editor"), user, core.ErrForbidden},
+		{"admin allows admin", core.Admin(), admin, nil},
+		{"admin refuses editor", core.Admin(), editor, core.ErrForbidden},
+		{"permission by role", core.Permission("posts:write"), editor, nil},
+		{"permission refused", core.Permission("posts:write"), user, core.ErrForbidden},
+		{"permission wildcard", core.Permission("anything"), root, nil},
+		{"admin has no implicit permission", core.Permission("posts:write"), admin, core.ErrForbidden},
+		{"no claims", core.AnyRole("user"), nil, core.ErrMissingToken},
+		{"empty any-of refuses", core.AnyRole(), user, core.ErrForbidden},
+	}
+	for _, tc := range cases {
+		if err := tc.rule(tc.c); !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// Every refusal has the same body: it names neither role nor route.
+	if r := core.Authorize(user, core.Admin()); string(r.Body) != string(core.Authorize(user, core.Permission("x")).Body) ||
+		strings.Contains(string(r.Body), "admin") {
+		t.Fatalf("403 body %s", r.Body)
+	}
+	if core.Authorize(admin, core.Admin()) != nil {
+		t.Fatal("Authorize refused an allowed request")
+	}
+}
+
+func TestContext(t *testing.T) {
+	if _, ok := core.FromContext(context.Background()); ok {
+		t.Fatal("claims in an empty context")
+	}
+	c := &core.Claims{Subject: "u"}
+	got, ok := core.FromContext(core.NewContext(context.Background(), c))
+	if !ok || got != c {
+		t.Fatal("claims lost in the context")
+	}
+}
+
+func TestPasswordHasher(t *testing.T) {
+	h := &core.PasswordHasher{Params: core.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}}
+	enc, err := h.Hash("correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(enc, "$argon2id$v=19$m=64,t=1,p=1$") || strings.Contains(enc, "horse") {
+		t.Fatalf("hash %q", enc)
+	}
+	if again, _ := h.Hash("correct horse battery staple"); again == enc {
+		t.Fatal("two hashes of one password are equal: no salt")
+	}
+	if !h.Verify(enc, "correct horse battery staple") || h.Verify(enc, "correct horse battery stapl") {
+		t.Fatal("Verify")
+	}
+	// Hashes made with other parameters still verify.
+	if !(&core.PasswordHasher{}).Verify(enc, "correct horse battery staple") {
+		t.Fatal("a hash with other parameters does not verify")
+	}
+	for _, bad := range []string{"", "plain", "$argon2i$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA", "$argon2id$v=18$m=64,t=1,p=1$c2FsdA$aGFzaA",
+		"$argon2id$v=19$m=64,t=0,p=1$c2FsdA$aGFzaA", "$argon2id$v=19$m=99999999,t=1,p=1$c2FsdA$aGFzaA", "$argon2id$v=19$m=64,t=1,p=1$!!$aGFzaA"} {
+		if h.Verify(bad, "x") {
+			t.Fatalf("Verify accepted %q", bad)
+		}
+	}
+	if h.VerifyMissing("x") {
+		t.Fatal("VerifyMissing reported true")
+	}
+}
+
+func TestEmailAndPasswordChecks(t *testing.T) {
+	for _, e := range []string{"a@b.co", "first.last+tag@example.com", "ü@exämple.de"} {
+		if err := core.CheckEmail(e); err != nil {
+			t.Errorf("CheckEmail(%q): %v", e, err)
+		}
+	}
+	for _, e := range []string{"", "plain", "@example.com", "a@", "a@b", "a b@example.com", "a@b@c.com", "a\x00@b.com", strings.Repeat("a", 250) + "@b.com", "\xff@b.com"} {
+		if err := core.CheckEmail(e); !errors.Is(err, core.ErrInvalidRequest) {
+			t.Errorf("CheckEmail(%q) accepted", e)
+		}
+	}
+	if core.NormalizeEmail("  Alice@Example.COM\t") != "alice@example.com" {
+		t.Error("NormalizeEmail")
+	}
+	for n, ok := range map[int]bool{7: false, 8: true, 1024: true, 1025: false} {
+		if err := core.CheckPassword(strings.Repeat("p", n)); (err == nil) != ok {
+			t.Errorf("CheckPassword(%d bytes): %v", n, err)
+		}
+	}
+}
+
+func TestValidUserID(t *testing.T) {
+	for id, ok := range map[string]bool{"u1": true, "a.b@c": true, "": false, "has space": false, "br{ace": false, "br}ace": false, strings.Repeat("x", 129): false, "tab\t": false, "é": false} {
+		if core.ValidUserID(id) != ok {
+			t.Errorf("ValidUserID(%q) = %v", id, !ok)
+		}
+	}
+	if _, err := newAuth(t, nil).IssueSession(context.Background(), core.User{ID: "bad id"}, core.Client{}); err == nil {
+		t.Fatal("IssueSession accepted an invalid user id")
+	}
+	if _, err := newAuth(t, nil).IssueSession(context.Background(), core.User{ID: "u", Claims: map[string]any{"sub": "x"}}, core.Client{}); err == nil {
+		t.Fatal("IssueSession accepted a reserved claim")
+	}
+}
+
+// TestRefreshSecretRotation: tokens minted under the previous refresh secret
+// keep working while it is listed in PreviousRefreshSecrets.
+func TestRefreshSecretRotation(t *testing.T) {
+	store := memstore.New()
+	old := newAuth(t, func(c *core.Config) { c.Store = store })
+	p := issue(t, old)
+	next := []byte("the next refresh secret, 32 bytes or more")
+	rotated := newAuth(t, func(c *core.Config) {
+		c.Store = store
+		c.RefreshSecret = next
+		c.PreviousRefreshSecrets = [][]byte{refreshSecret}
+	})
+	p2, err := rotated.Refresh(context.Background(), p.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh with the previous secret: %v", err)
+	}
+	dropped := newAuth(t, func(c *core.Config) { c.Store = store; c.RefreshSecret = next })
+	if _, err := dropped.Refresh(context.Background(), p2.RefreshToken); err != nil {
+		t.Fatalf("a token minted under the new secret: %v", err)
+	}
+	if _, err := old.Refresh(context.Background(), p2.RefreshToken); !errors.Is(err, core.ErrInvalidRefreshToken) {
+		t.Fatalf("the old secret accepts the new secret's token: %v", err)
+	}
+}

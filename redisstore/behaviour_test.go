@@ -1,0 +1,227 @@
+package redisstore_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/authenik8/authenik8-go/conformance/redistest"
+	"github.com/authenik8/authenik8-go/conformance/storetest"
+	"github.com/authenik8/authenik8-go/core"
+	"github.com/authenik8/authenik8-go/redisstore"
+)
+
+func bg(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// TestKeyspaceAfterLifecycle: after a full lifecycle, every key has a TTL
+// (accounts and their email index excepted) and no token, password or token
+// hash input is stored in clear.
+func TestKeyspaceAfterLifecycle(t *testing.T) {
+	for name, url := range map[string]func(testing.TB) string{"Standalone": redistest.URL, "Cluster": redistest.ClusterURL} {
+		t.Run(name, func(t *testing.T) {
+			prefix := uniquePrefix()
+			s := open(t, url(t), redisstore.Options{KeyPrefix: prefix, Hasher: storetest.FastHasher})
+			users := s.Users()
+			a := storetest.NewAuth(t, s, func(c *core.Config) {
+				c.Users = users
+				c.ReuseGrace = time.Millisecond
+				c.UserLoader = users.User
+			})
+			c := bg(t)
+			const password = "a password in clear"
+			var secrets []string
+			keep := func(p *core.TokenPair) *core.TokenPair {
+				raw, _ := base64.RawURLEncoding.DecodeString(p.RefreshToken)
+				secrets = append(secrets, p.AccessToken, p.RefreshToken, hex.EncodeToString(raw), base64.StdEncoding.EncodeToString(raw))
+				return p
+			}
+			if _, err := a.Register(c, "life@example.com", password); err != nil {
+				t.Fatal(err)
+			}
+			p1 := keep(must(a.Login(c, "life@example.com", password, core.Client{UserAgent: "ua", IP: "127.0.0.1"})))
+			p2 := keep(must(a.Refresh(c, p1.RefreshToken)))
+			keep(must(a.Refresh(c, p2.RefreshToken)))
+			time.Sleep(5 * time.Millisecond)
+			if _, err := a.Refresh(c, p1.RefreshToken); !errors.Is(err, core.ErrRefreshTokenReused) {
+				t.Fatalf("reuse: %v", err)
+			}
+			p3 := keep(must(a.Login(c, "life@example.com", password, core.Client{})))
+			p4 := keep(must(a.Login(c, "life@example.com", password, core.Client{})))
+			keep(must(a.Refresh(c, p4.RefreshToken)))
+			if err := a.Logout(c, p3.SessionID); err != nil {
+				t.Fatal(err)
+			}
+			live := keep(must(a.Login(c, "life@example.com", password, core.Client{})))
+			if _, err := a.Verify(c, live.AccessToken); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Sessions(c, live.UserID, live.SessionID); err != nil {
+				t.Fatal(err)
+			}
+			secrets = append(secrets, password)
+
+			keys := scan(t, s.Client(), prefix+":*")
+			if len(keys) < 4 {
+				t.Fatalf("scan found only %v", keys)
+			}
+			for _, k := range keys {
+				ttl, err := s.Client().Do(c, s.Client().B().Pttl().Key(k).Build()).AsInt64()
+				if err != nil {
+					t.Fatal(err)
+				}
+				permanent := strings.HasSuffix(k, ":user") || strings.HasSuffix(k, ":email")
+				if ttl == -1 && !permanent {
+					t.Errorf("key %s has no TTL", k)
+				}
+				if ttl != -1 && permanent {
+					t.Errorf("account key %s expires (PTTL %d)", k, ttl)
+				}
+				for _, v := range append(dump(t, s.Client(), k), k) {
+					for _, secret := range secrets {
+						if strings.Contains(v, secret) {
+							t.Errorf("key %s holds a secret in clear: %.40q…", k, secret)
+						}
+					}
+				}
+			}
+			t.Logf("%d keys scanned, none without a TTL but accounts, no token or password in clear", len(keys))
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// scan lists keys matching pattern on every node (every master of a cluster).
+func scan(t *testing.T, c rueidis.Client, pattern string) []string {
+	var keys []string
+	for _, node := range c.Nodes() {
+		if role, _ := node.Do(bg(t), node.B().Role().Build()).ToArray(); len(role) > 0 {
+			if r, _ := role[0].ToString(); r != "master" {
+				continue
+			}
+		}
+		var cursor uint64
+		for {
+			e, err := node.Do(bg(t), node.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Build()).AsScanEntry()
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, e.Elements...)
+			if cursor = e.Cursor; cursor == 0 {
+				break
+			}
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// dump returns every string stored at key.
+func dump(t *testing.T, c rueidis.Client, key string) []string {
+	typ, err := c.Do(bg(t), c.B().Type().Key(key).Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd rueidis.Completed
+	switch typ {
+	case "string":
+		cmd = c.B().Get().Key(key).Build()
+	case "hash":
+		cmd = c.B().Hgetall().Key(key).Build()
+	case "zset":
+		cmd = c.B().Zrange().Key(key).Min("0").Max("-1").Build()
+	case "none":
+		return nil
+	default:
+		t.Fatalf("unexpected %s key %s", typ, key)
+	}
+	v, err := c.Do(bg(t), cmd).ToAny()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for k, e := range x {
+				out = append(out, k)
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+// TestReadYourRevocations measures what SPEC §9 warns of — rueidis' cached
+// reads are not read-your-writes across a client's connections — and checks
+// that the store hides it: after a revocation returns, SessionAlive in the
+// same process says false every time.
+func TestReadYourRevocations(t *testing.T) {
+	s := open(t, redistest.URL(t), redisstore.Options{KeyPrefix: uniquePrefix()})
+	a := storetest.NewAuth(t, s, nil)
+	c := bg(t)
+	const trials = 300
+	stale := 0
+	var slowest time.Duration
+	for i := range trials {
+		p := must(a.IssueSession(c, core.User{ID: "ryw" + strconv.Itoa(i)}, core.Client{}))
+		// Cache the session as alive on every connection of the client.
+		for range 16 {
+			if _, err := a.Verify(c, p.AccessToken); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.Logout(c, p.SessionID); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if alive, err := s.SessionAlive(c, p.UserID, p.SessionID); err != nil || alive {
+			t.Fatalf("trial %d: SessionAlive after Logout returned = %v, %v", i, alive, err)
+		}
+		// The raw cached read, without the store's tombstones.
+		raw := func() bool {
+			key := s.KeyPrefix() + ":{u:" + p.UserID + "}:s:" + p.SessionID
+			v, err := s.Client().DoCache(c, s.Client().B().Hexists().Key(key).Field("g").Cache(), time.Minute).AsBool()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		if raw() {
+			stale++
+			for raw() {
+				time.Sleep(10 * time.Microsecond)
+			}
+			slowest = max(slowest, time.Since(start))
+		}
+	}
+	t.Logf("raw cached reads right after a revocation: %d of %d stale; slowest invalidation %v (tombstones last 10s)", stale, trials, slowest)
+	if slowest > 5*time.Second {
+		t.Fatalf("an invalidation took %v, too close to the tombstone lifetime", slowest)
+	}
+}

@@ -1,0 +1,369 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/authenik8/authenik8-go/core"
+)
+
+// Options configure a Store. Zero fields take the default in their comment.
+type Options struct {
+	// KeyPrefix starts every key, so that several applications (or tests)
+	// can share one Redis. Default "a8".
+	KeyPrefix string
+	// Timeout bounds every call to Redis: past it the call fails with
+	// core.ErrStoreUnavailable. Default 1 second.
+	Timeout time.Duration
+	// CacheTTL bounds how long a process serves "this session is alive" from
+	// its client-side cache. Redis invalidates the entry as soon as the session
+	// changes; the TTL only limits the damage of a lost invalidation. Default 1
+	// minute.
+	CacheTTL time.Duration
+	// DisableCache turns client-side caching off (Open only): every
+	// authenticated request then costs a round trip. Needed for servers without
+	// RESP3 CLIENT TRACKING (Redis before 6, some proxies).
+	DisableCache bool
+	// Hasher hashes passwords for Users. Default core.DefaultPasswordParams.
+	Hasher *core.PasswordHasher
+}
+
+// Defaults of Options.
+const (
+	DefaultKeyPrefix = "a8"
+	DefaultTimeout   = time.Second
+	DefaultCacheTTL  = time.Minute
+)
+
+// tombstoneTTL is how long a process remembers the sessions it revoked.
+// rueidis caches per connection, and the invalidation of a revoked session
+// can reach another connection of the same client after the revoking call
+// has returned (TestReadYourRevocations measures it: microseconds to a few
+// milliseconds). Until then the local tombstone answers.
+const tombstoneTTL = 10 * time.Second
+
+// Store is a core.Store on Redis, standalone, Sentinel or Cluster. It is safe
+// for concurrent use.
+type Store struct {
+	c        rueidis.Client
+	owned    bool // Close closes c
+	prefix   string
+	timeout  time.Duration
+	cacheTTL time.Duration
+	hasher   *core.PasswordHasher
+	tombs    tombstones
+}
+
+var _ core.Store = (*Store)(nil)
+
+// New returns a Store on the caller's client; Close leaves the client open.
+// It checks that Redis answers and loads the scripts.
+func New(client rueidis.Client, opts Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: client is nil")
+	}
+	s := &Store{
+		c:        client,
+		prefix:   opts.KeyPrefix,
+		timeout:  opts.Timeout,
+		cacheTTL: opts.CacheTTL,
+		hasher:   opts.Hasher,
+		tombs:    tombstones{m: map[string]time.Time{}},
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultKeyPrefix
+	}
+	if strings.ContainsAny(s.prefix, "{}") {
+		return nil, errors.New("redisstore: KeyPrefix must not contain braces (they mark Redis Cluster hash tags)")
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
+	if s.cacheTTL <= 0 {
+		s.cacheTTL = DefaultCacheTTL
+	}
+	if s.hasher == nil {
+		s.hasher = &core.PasswordHasher{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*s.timeout)
+	defer cancel()
+	if err := s.probe(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Open connects to the Redis named by a URL and returns a Store that owns
+// the connection. redis://[user:password@]host:port[/db] for one server;
+// list more cluster nodes as redis://host1:port?addr=host2:port&addr=host3:port
+// (rueidis discovers the cluster either way); rediss:// for TLS.
+func Open(url string, opts Options) (*Store, error) {
+	co, err := rueidis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	return OpenWith(co, opts)
+}
+
+// OpenCluster connects to a Redis Cluster through any of its nodes.
+func OpenCluster(addrs []string, opts Options) (*Store, error) {
+	return OpenWith(rueidis.ClientOption{InitAddress: addrs}, opts)
+}
+
+// OpenWith builds a client from co and returns a Store that owns it. Options
+// fill what co leaves unset: the dial timeout, DisableCache.
+func OpenWith(co rueidis.ClientOption, opts Options) (*Store, error) {
+	if co.Dialer.Timeout == 0 {
+		co.Dialer.Timeout = max(opts.Timeout, DefaultTimeout)
+	}
+	co.DisableCache = co.DisableCache || opts.DisableCache
+	client, err := rueidis.NewClient(co)
+	if errors.Is(err, rueidis.ErrNoCache) {
+		return nil, errors.New("redisstore: the server does not support client-side caching (RESP3 and CLIENT TRACKING, Redis 6 or later); " +
+			"upgrade it, or set redisstore.Options.DisableCache (every authenticated request then costs a Redis round trip)")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: connect to %v: %w", co.InitAddress, err)
+	}
+	s, err := New(client, opts)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// Close releases the connection if the Store opened it.
+func (s *Store) Close() {
+	if s.owned {
+		s.c.Close()
+	}
+}
+
+// KeyPrefix returns the prefix of every key of the store.
+func (s *Store) KeyPrefix() string { return s.prefix }
+
+// Client returns the underlying rueidis client.
+func (s *Store) Client() rueidis.Client { return s.c }
+
+// probe checks that Redis answers and loads the scripts on every node, so
+// that even the first call of each costs one round trip.
+func (s *Store) probe(ctx context.Context) error {
+	for _, node := range s.c.Nodes() {
+		for _, script := range allScripts {
+			if err := node.Do(ctx, node.B().ScriptLoad().Script(script.src).Build()).Error(); err != nil {
+				return fmt.Errorf("redisstore: load scripts: %w", wrap(err))
+			}
+		}
+	}
+	// Fail now, with a clear message, if the client caches but the server
+	// cannot track.
+	if err := s.c.DoCache(ctx, s.c.B().Hexists().Key(s.prefix+":probe").Field("g").Cache(), time.Second).Error(); err != nil {
+		return fmt.Errorf("redisstore: client-side caching probe failed (a server without RESP3 CLIENT TRACKING needs a client with DisableCache): %w", wrap(err))
+	}
+	return nil
+}
+
+// Key layout. A user's keys share the hash tag {u:<id>}:
+//
+//	<prefix>:{u:<id>}:s:<session>   session hash
+//	<prefix>:{u:<id>}:ss            the user's sessions, by expiry
+//	<prefix>:{u:<id>}:user          account (Users)
+//	<prefix>:{e:<sha256(email)>}:email  email → user id (Users)
+func (s *Store) userTag(uid string) string         { return s.prefix + ":{u:" + uid + "}:" }
+func (s *Store) sessionPrefix(uid string) string   { return s.userTag(uid) + "s:" }
+func (s *Store) indexKey(uid string) string        { return s.userTag(uid) + "ss" }
+func (s *Store) sessionKey(uid, sid string) string { return s.sessionPrefix(uid) + sid }
+func (s *Store) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, s.timeout)
+}
+
+// CreateSession implements core.Store.
+func (s *Store) CreateSession(ctx context.Context, n core.NewSession) (core.Session, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	r, err := createScript.Exec(ctx, s.c,
+		[]string{s.sessionKey(n.UserID, n.ID), s.indexKey(n.UserID)},
+		[]string{n.ID, string(n.Data), n.UserAgent, n.IP, n.TokenHash, ms(n.IdleTTL), ms(n.AbsoluteTTL)},
+	).AsIntSlice()
+	if err != nil {
+		return core.Session{}, wrap(err)
+	}
+	if len(r) != 2 {
+		return core.Session{}, wrap(fmt.Errorf("create script returned %v", r))
+	}
+	now := time.UnixMilli(r[0])
+	return core.Session{
+		ID: n.ID, UserID: n.UserID, Data: n.Data, UserAgent: n.UserAgent, IP: n.IP,
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: time.UnixMilli(r[1]),
+	}, nil
+}
+
+// Rotate implements core.Store.
+func (s *Store) Rotate(ctx context.Context, r core.Rotation) (core.RotateResult, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	replace := "0"
+	if r.Data != nil {
+		replace = "1"
+	}
+	res, err := rotateScript.Exec(ctx, s.c,
+		[]string{s.sessionKey(r.UserID, r.SessionID), s.indexKey(r.UserID)},
+		[]string{r.SessionID, strconv.FormatUint(uint64(r.Generation), 10), r.TokenHash, r.NewHash,
+			ms(r.IdleTTL), ms(r.Grace), string(r.Data), replace},
+	).ToArray()
+	if err != nil {
+		return core.RotateResult{}, wrap(err)
+	}
+	outcome, err := res[0].AsInt64()
+	if err != nil {
+		return core.RotateResult{}, wrap(err)
+	}
+	switch core.Outcome(outcome) {
+	case core.Rotated:
+		if len(res) != 7 {
+			return core.RotateResult{}, wrap(fmt.Errorf("rotate script returned %d values", len(res)))
+		}
+		str := func(i int) string { v, _ := res[i].ToString(); return v }
+		num := func(i int) int64 { v, _ := res[i].AsInt64(); return v }
+		return core.RotateResult{Outcome: core.Rotated, Session: core.Session{
+			ID: r.SessionID, UserID: r.UserID, Data: []byte(str(1)), UserAgent: str(2), IP: str(3),
+			CreatedAt: time.UnixMilli(num(4)), LastUsedAt: time.UnixMilli(num(5)), ExpiresAt: time.UnixMilli(num(6)),
+		}}, nil
+	case core.Reused:
+		s.tombs.add(r.SessionID)
+		return core.RotateResult{Outcome: core.Reused}, nil
+	case core.Conflict:
+		return core.RotateResult{Outcome: core.Conflict}, nil
+	}
+	return core.RotateResult{Outcome: core.Invalid}, nil
+}
+
+// SessionAlive implements core.Store. It is served from rueidis' client-side
+// cache: Redis pushes an invalidation when the session changes, so in the
+// steady state it costs no round trip.
+func (s *Store) SessionAlive(ctx context.Context, userID, sessionID string) (bool, error) {
+	if s.tombs.has(sessionID) {
+		return false, nil
+	}
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	ok, err := s.c.DoCache(ctx, s.c.B().Hexists().Key(s.sessionKey(userID, sessionID)).Field("g").Cache(), s.cacheTTL).AsBool()
+	if err != nil {
+		return false, wrap(err)
+	}
+	return ok, nil
+}
+
+// RevokeSession implements core.Store.
+func (s *Store) RevokeSession(ctx context.Context, userID, sessionID string) (bool, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	n, err := revokeScript.Exec(ctx, s.c,
+		[]string{s.sessionKey(userID, sessionID), s.indexKey(userID)}, []string{sessionID}).AsInt64()
+	if err != nil {
+		return false, wrap(err)
+	}
+	s.tombs.add(sessionID)
+	return n == 1, nil
+}
+
+// RevokeUser implements core.Store.
+func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	ids, err := revokeUserScript.Exec(ctx, s.c,
+		[]string{s.indexKey(userID)}, []string{s.sessionPrefix(userID)}).AsStrSlice()
+	if err != nil {
+		return 0, wrap(err)
+	}
+	for _, id := range ids {
+		s.tombs.add(id)
+	}
+	return len(ids), nil
+}
+
+// ListSessions implements core.Store.
+func (s *Store) ListSessions(ctx context.Context, userID string) ([]core.Session, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := listScript.Exec(ctx, s.c,
+		[]string{s.indexKey(userID)}, []string{s.sessionPrefix(userID)}).ToArray()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]core.Session, 0, len(rows))
+	for _, row := range rows {
+		f, err := row.ToArray()
+		if err != nil || len(f) != 7 {
+			return nil, wrap(fmt.Errorf("list script returned a malformed row: %v", err))
+		}
+		str := func(i int) string { v, _ := f[i].ToString(); return v }
+		num := func(i int) int64 { v, _ := f[i].AsInt64(); return v }
+		out = append(out, core.Session{
+			ID: str(0), UserID: userID, UserAgent: str(1), IP: str(2),
+			CreatedAt: time.UnixMilli(num(3)), LastUsedAt: time.UnixMilli(num(4)), ExpiresAt: time.UnixMilli(num(5)),
+			Data: []byte(str(6)),
+		})
+	}
+	return out, nil
+}
+
+// Ping implements core.Store: every node must answer.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	for _, node := range s.c.Nodes() {
+		if err := node.Do(ctx, node.B().Ping().Build()).Error(); err != nil {
+			return wrap(err)
+		}
+	}
+	return nil
+}
+
+// wrap makes every failure to get an answer match core.ErrStoreUnavailable.
+func wrap(err error) error {
+	if err == nil || errors.Is(err, core.ErrStoreUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: redis: %w", core.ErrStoreUnavailable, err)
+}
+
+func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+// tombstones remembers sessions this process revoked (see tombstoneTTL).
+type tombstones struct {
+	mu    sync.RWMutex
+	m     map[string]time.Time // session id → forget after
+	count int                  // adds since the last sweep
+}
+
+func (t *tombstones) add(sid string) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.m[sid] = now.Add(tombstoneTTL)
+	if t.count++; t.count >= 1024 {
+		t.count = 0
+		for k, until := range t.m {
+			if now.After(until) {
+				delete(t.m, k)
+			}
+		}
+	}
+}
+
+func (t *tombstones) has(sid string) bool {
+	t.mu.RLock()
+	until, ok := t.m[sid]
+	t.mu.RUnlock()
+	return ok && time.Now().Before(until)
+}

@@ -1,0 +1,84 @@
+package redisstore_test
+
+import (
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authenik8/authenik8-go/conformance/redistest"
+	"github.com/authenik8/authenik8-go/conformance/storetest"
+	"github.com/authenik8/authenik8-go/core"
+	"github.com/authenik8/authenik8-go/redisstore"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+var prefixSeq atomic.Int64
+
+// uniquePrefix isolates each test's keys on a shared server.
+func uniquePrefix() string {
+	return "t" + strconv.FormatInt(time.Now().UnixNano(), 36) + "x" + strconv.FormatInt(prefixSeq.Add(1), 36)
+}
+
+func open(t testing.TB, url string, opts redisstore.Options) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.Open(url, opts)
+	if err != nil {
+		t.Fatalf("redisstore.Open(%s): %v", url, err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// harness runs the suites on the Redis behind url; every store gets its own
+// key prefix, and a peer is a second client (own connections, own cache) on
+// the same prefix.
+func harness(url func(testing.TB) string) storetest.Harness {
+	prefixes := map[core.Store]string{}
+	return storetest.Harness{
+		NewStore: func(t testing.TB) core.Store {
+			p := uniquePrefix()
+			s := open(t, url(t), redisstore.Options{KeyPrefix: p})
+			prefixes[s] = p
+			return s
+		},
+		NewPeer: func(t testing.TB, s core.Store) core.Store {
+			return open(t, url(t), redisstore.Options{KeyPrefix: prefixes[s]})
+		},
+	}
+}
+
+var (
+	standalone = harness(redistest.URL)
+	cluster    = harness(redistest.ClusterURL)
+)
+
+func TestConformance(t *testing.T) {
+	t.Run("Standalone", func(t *testing.T) { storetest.Run(t, standalone) })
+	t.Run("Cluster", func(t *testing.T) { storetest.Run(t, cluster) })
+}
+
+func TestConcurrency(t *testing.T) {
+	t.Run("Standalone", func(t *testing.T) { storetest.RunConcurrency(t, standalone) })
+	t.Run("Cluster", func(t *testing.T) { storetest.RunConcurrency(t, cluster) })
+}
+
+func TestUsers(t *testing.T) {
+	users := func(url func(testing.TB) string) func(testing.TB) storetest.UserStore {
+		return func(t testing.TB) storetest.UserStore {
+			return open(t, url(t), redisstore.Options{KeyPrefix: uniquePrefix(), Hasher: storetest.FastHasher}).Users()
+		}
+	}
+	t.Run("Standalone", func(t *testing.T) { storetest.RunUsers(t, users(redistest.URL)) })
+	t.Run("Cluster", func(t *testing.T) { storetest.RunUsers(t, users(redistest.ClusterURL)) })
+}
+
+func BenchmarkStore(b *testing.B) {
+	b.Run("Standalone", func(b *testing.B) { storetest.Benchmark(b, standalone) })
+	b.Run("Cluster", func(b *testing.B) { storetest.Benchmark(b, cluster) })
+}
+
+func TestUnknownEmailTiming(t *testing.T) {
+	storetest.RunUnknownEmailTiming(t, open(t, redistest.URL(t), redisstore.Options{KeyPrefix: uniquePrefix()}).Users())
+}
