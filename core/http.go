@@ -84,35 +84,69 @@ func BearerToken(authorization string) string {
 	return strings.TrimSpace(authorization[len(scheme):])
 }
 
-// Check is the decision of the Authenticate and Optional middleware. It
-// returns the verified claims, or the response to send instead of calling the
-// handler. With optional set, a request without a token passes with no claims;
-// a token that was sent must still be valid.
-func (a *Auth) Check(ctx context.Context, token string, optional bool) (*Claims, *Response) {
+// TokenSource is one place an adapter looks for the access token.
+type TokenSource struct {
+	From string // "header", "cookie" or "query"
+	Name string // header, cookie or query parameter name
+}
+
+// FromHeader, FromCookie and FromQuery name token sources, for the
+// adapters' WithTokenLookup option.
+func FromHeader(name string) TokenSource { return TokenSource{From: "header", Name: name} }
+func FromCookie(name string) TokenSource { return TokenSource{From: "cookie", Name: name} }
+func FromQuery(name string) TokenSource  { return TokenSource{From: "query", Name: name} }
+
+// DefaultTokenLookup reads "Authorization: Bearer <token>".
+const DefaultTokenLookup = "header:Authorization"
+
+// ParseTokenLookup parses a token lookup such as
+// "header:Authorization,cookie:access_token": sources tried in order, the
+// first non-empty one wins. "" means DefaultTokenLookup.
+func ParseTokenLookup(spec string) ([]TokenSource, error) {
+	if spec == "" {
+		spec = DefaultTokenLookup
+	}
+	var out []TokenSource
+	for _, part := range strings.Split(spec, ",") {
+		from, name, ok := strings.Cut(strings.TrimSpace(part), ":")
+		if !ok || name == "" || (from != "header" && from != "cookie" && from != "query") {
+			return nil, errors.New(`authenik8: token lookup "` + part + `" is not header:<name>, cookie:<name> or query:<name>`)
+		}
+		out = append(out, TokenSource{From: from, Name: name})
+	}
+	return out, nil
+}
+
+// Token turns the raw value read from the source into a token: the
+// Authorization header must use the Bearer scheme; other headers may carry
+// the token bare or after "Bearer "; cookies and query parameters carry it
+// bare.
+func (s TokenSource) Token(raw string) string {
+	if s.From != "header" {
+		return raw
+	}
+	if t := BearerToken(raw); t != "" || strings.EqualFold(s.Name, "Authorization") {
+		return t
+	}
+	return strings.TrimSpace(raw)
+}
+
+// Check is the decision of the Authenticate and Optional middleware: the
+// verified claims, or the error to answer with (ErrorResponse gives its
+// HTTP form). With optional set, a request without a token passes with no
+// claims; a token that was sent must still be valid.
+func (a *Auth) Check(ctx context.Context, token string, optional bool) (*Claims, error) {
 	if token == "" && optional {
 		return nil, nil
 	}
-	c, err := a.Verify(ctx, token)
-	if err != nil {
-		return nil, ErrorResponse(err)
-	}
-	return c, nil
-}
-
-// Authorize is the decision of the Require* middleware: nil to go on, or the
-// response to send.
-func Authorize(c *Claims, rule Rule) *Response {
-	if err := rule(c); err != nil {
-		return ErrorResponse(err)
-	}
-	return nil
+	return a.Verify(ctx, token)
 }
 
 func (a *Auth) bearer(h func(context.Context, *Request, *Claims) *Response) func(context.Context, *Request) *Response {
 	return func(ctx context.Context, r *Request) *Response {
-		c, fail := a.Check(ctx, r.Token, false)
-		if fail != nil {
-			return fail
+		c, err := a.Verify(ctx, r.Token)
+		if err != nil {
+			return ErrorResponse(err)
 		}
 		return h(ctx, r, c)
 	}
@@ -181,9 +215,9 @@ func (a *Auth) handleLogout(ctx context.Context, r *Request) *Response {
 	}
 	var sid string
 	if r.Token != "" {
-		c, fail := a.Check(ctx, r.Token, false)
-		if fail != nil {
-			return fail
+		c, err := a.Verify(ctx, r.Token)
+		if err != nil {
+			return ErrorResponse(err)
 		}
 		sid = c.SessionID
 	}

@@ -1,0 +1,211 @@
+package ginauth
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/authenik8/authenik8-go/core"
+)
+
+// Keys under which the middleware stores its state in the gin.Context.
+const (
+	claimsKey  = "authenik8.claims"
+	onErrorKey = "authenik8.onError"
+)
+
+// Option configures Authenticate, Optional and Mount.
+type Option func(*config)
+
+type config struct {
+	lookup    []core.TokenSource
+	onError   func(*gin.Context, error)
+	bodyLimit int64
+}
+
+// WithTokenLookup sets where the access token is read, in order: for example
+// WithTokenLookup(core.FromCookie("access_token"), core.FromHeader("Authorization")).
+// Default: the Authorization header's Bearer token.
+func WithTokenLookup(sources ...core.TokenSource) Option {
+	return func(c *config) { c.lookup = sources }
+}
+
+// WithErrorHandler replaces how the middleware answers a refused request
+// (Authenticate, Optional and the Require family after them). The default
+// writes core.ErrorResponse(err). The handler must end the request, for
+// example with c.AbortWithStatusJSON.
+func WithErrorHandler(h func(c *gin.Context, err error)) Option {
+	return func(c *config) { c.onError = h }
+}
+
+// WithBodyLimit sets the largest request body the mounted routes read.
+// Default core.DefaultBodyLimit (16 KiB); larger bodies get 413.
+func WithBodyLimit(n int64) Option {
+	return func(c *config) { c.bodyLimit = n }
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{bodyLimit: core.DefaultBodyLimit}
+	for _, o := range opts {
+		o(c)
+	}
+	if len(c.lookup) == 0 {
+		c.lookup = []core.TokenSource{core.FromHeader("Authorization")}
+	}
+	return c
+}
+
+// Authenticate verifies the request's access token and its session; it
+// answers 401 (or 503 when the store is down) and stops the chain when they
+// are not valid. Handlers after it read the claims with Claims(c) or
+// core.FromContext(c.Request.Context()).
+func Authenticate(a *core.Auth, opts ...Option) gin.HandlerFunc {
+	return authenticate(a, false, newConfig(opts))
+}
+
+// Optional is Authenticate for routes that also serve anonymous requests: a
+// request without a token passes with no claims; a token that is sent must
+// be valid.
+func Optional(a *core.Auth, opts ...Option) gin.HandlerFunc {
+	return authenticate(a, true, newConfig(opts))
+}
+
+func authenticate(a *core.Auth, optional bool, cfg *config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if cfg.onError != nil {
+			c.Set(onErrorKey, cfg.onError)
+		}
+		claims, err := a.Check(c.Request.Context(), cfg.token(c), optional)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if claims != nil {
+			c.Set(claimsKey, claims)
+			c.Request = c.Request.WithContext(core.NewContext(c.Request.Context(), claims))
+		}
+		c.Next()
+	}
+}
+
+// Require lets through requests whose claims carry at least one of roles;
+// others get 403 (401 without Authenticate before it).
+func Require(roles ...string) gin.HandlerFunc { return authorize(core.AnyRole(roles...)) }
+
+// RequireAll lets through requests whose claims carry every one of roles.
+func RequireAll(roles ...string) gin.HandlerFunc { return authorize(core.AllRoles(roles...)) }
+
+// RequireAdmin lets through requests whose claims carry the admin role.
+func RequireAdmin() gin.HandlerFunc { return authorize(core.Admin()) }
+
+// RequirePermission lets through requests whose roles grant perm
+// (core.Config.Permissions).
+func RequirePermission(perm string) gin.HandlerFunc { return authorize(core.Permission(perm)) }
+
+func authorize(rule core.Rule) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		claims, _ := Claims(c)
+		if err := rule(claims); err != nil {
+			fail(c, err)
+			return
+		}
+		c.Next()
+	}
+}
+
+// Claims returns the claims Authenticate or Optional verified.
+func Claims(c *gin.Context) (*core.Claims, bool) {
+	v, ok := c.Get(claimsKey)
+	if !ok {
+		return nil, false
+	}
+	claims, ok := v.(*core.Claims)
+	return claims, ok && claims != nil
+}
+
+// Mount registers the auth API of SPEC §6 (register, login, refresh,
+// logout, logout-all, me, sessions, jwks.json) on r, typically a group such
+// as router.Group("/auth").
+func Mount(r gin.IRouter, a *core.Auth, opts ...Option) {
+	cfg := newConfig(opts)
+	for _, rt := range a.Routes() {
+		r.Handle(rt.Method, rt.Path, cfg.route(rt))
+	}
+}
+
+func (cfg *config) route(rt core.Route) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		req := core.Request{
+			Token:       cfg.token(c),
+			ContentType: c.GetHeader("Content-Type"),
+			Client:      core.Client{UserAgent: c.Request.UserAgent(), IP: c.ClientIP()},
+			ID:          c.Param("id"),
+		}
+		req.Body, req.BodyTooLarge = readBody(c.Request, cfg.bodyLimit)
+		write(c, rt.Handle(c.Request.Context(), &req))
+	}
+}
+
+// token reads the access token from the first source that has one.
+func (cfg *config) token(c *gin.Context) string {
+	for _, src := range cfg.lookup {
+		var raw string
+		switch src.From {
+		case "header":
+			raw = c.GetHeader(src.Name)
+		case "cookie":
+			raw, _ = c.Cookie(src.Name)
+		case "query":
+			raw = c.Query(src.Name)
+		}
+		if t := src.Token(raw); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+// readBody reads at most limit bytes; a read error leaves a truncated body,
+// which core refuses as malformed.
+func readBody(r *http.Request, limit int64) ([]byte, bool) {
+	if r.Body == nil || r.ContentLength == 0 {
+		return nil, false
+	}
+	if r.ContentLength > limit {
+		return nil, true
+	}
+	b, _ := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if int64(len(b)) > limit {
+		return nil, true
+	}
+	return b, false
+}
+
+// fail answers a refused request with the configured error handler, or
+// core's answer.
+func fail(c *gin.Context, err error) {
+	if h, ok := c.Get(onErrorKey); ok {
+		if onError, ok := h.(func(*gin.Context, error)); ok {
+			onError(c, err)
+			c.Abort()
+			return
+		}
+	}
+	write(c, core.ErrorResponse(err))
+}
+
+// write copies a core.Response to the client and stops the chain.
+func write(c *gin.Context, r *core.Response) {
+	h := c.Writer.Header()
+	for _, kv := range r.Header {
+		h.Set(kv.Key, kv.Value)
+	}
+	c.Writer.WriteHeader(r.Status)
+	if r.Body != nil {
+		c.Writer.Write(r.Body)
+	} else {
+		c.Writer.WriteHeaderNow()
+	}
+	c.Abort()
+}

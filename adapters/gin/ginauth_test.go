@@ -1,0 +1,90 @@
+package ginauth_test
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/authenik8/authenik8-go/adapters/gin"
+	"github.com/authenik8/authenik8-go/conformance/adaptertest"
+	"github.com/authenik8/authenik8-go/conformance/redistest"
+	"github.com/authenik8/authenik8-go/conformance/storetest"
+	"github.com/authenik8/authenik8-go/core"
+	"github.com/authenik8/authenik8-go/core/memstore"
+	"github.com/authenik8/authenik8-go/redisstore"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	redistest.Main(m)
+}
+
+// serve is the suite's server (routes in the adaptertest package doc).
+func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
+	var opts []ginauth.Option
+	if cfg.TokenLookup != nil {
+		opts = append(opts, ginauth.WithTokenLookup(cfg.TokenLookup...))
+	}
+	if cfg.BodyLimit > 0 {
+		opts = append(opts, ginauth.WithBodyLimit(cfg.BodyLimit))
+	}
+	r := gin.New()
+	ginauth.Mount(r.Group("/auth"), a, opts...)
+	profile := func(c *gin.Context) {
+		claims, _ := ginauth.Claims(c)
+		fromCtx, _ := core.FromContext(c.Request.Context())
+		c.Data(200, "application/json", adaptertest.Profile(claims, fromCtx))
+	}
+	ok := func(c *gin.Context) { c.Data(200, "application/json", adaptertest.OK) }
+	api := r.Group("/api")
+	api.GET("/optional", ginauth.Optional(a, opts...), profile)
+	api.GET("/unguarded", ginauth.RequireAdmin(), ok)
+	authed := api.Group("", ginauth.Authenticate(a, opts...))
+	authed.GET("/profile", profile)
+	authed.GET("/admin", ginauth.RequireAdmin(), ok)
+	authed.GET("/any", ginauth.Require("editor", "admin"), ok)
+	authed.GET("/all", ginauth.RequireAll("user", "editor"), ok)
+	authed.GET("/perm", ginauth.RequirePermission("reports:read"), ok)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String()
+}
+
+func TestMemstore(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{
+		Serve: serve,
+		Stores: func(testing.TB) (core.Store, core.UserStore) {
+			return memstore.New(), memstore.NewUsers(storetest.FastHasher)
+		},
+	})
+}
+
+var prefixes atomic.Int64
+
+func TestRedis(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{
+		Serve: serve,
+		Stores: func(t testing.TB) (core.Store, core.UserStore) {
+			s, err := redisstore.Open(redistest.URL(t), redisstore.Options{
+				KeyPrefix: "gin" + strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.FormatInt(prefixes.Add(1), 36),
+				Hasher:    storetest.FastHasher,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Close)
+			return s, s.Users()
+		},
+	})
+}
