@@ -317,7 +317,9 @@ func testDeleteSession(t *testing.T, h Harness) {
 	a1, a2 := e.login("alice@example.com"), e.login("alice@example.com")
 	b1 := e.login("bob@example.com")
 	root := e.withRoles("root@example.com", "admin")
-	sid := func(tk tokens) string { return fmt.Sprint(e.do("GET", "/auth/me", bearer(tk.AccessToken)).object(t)["sid"]) }
+	sid := func(tk tokens) string {
+		return fmt.Sprint(e.do("GET", "/auth/me", bearer(tk.AccessToken)).object(t)["sid"])
+	}
 	a2sid, b1sid := sid(a2), sid(b1)
 
 	wantError(t, "delete without a token", e.do("DELETE", "/auth/sessions/"+a2sid), core.ErrMissingToken)
