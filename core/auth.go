@@ -331,9 +331,11 @@ func encodeSession(u User) ([]byte, error) {
 	return data, nil
 }
 
+// truncate bounds a client-supplied string and copies it: adapters may pass
+// strings that alias a request buffer (Fiber), and stores keep these.
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return strings.ToValidUTF8(s[:n], "")
 	}
-	return s
+	return strings.Clone(s)
 }

@@ -26,7 +26,9 @@ type Response struct {
 	Body   []byte
 }
 
-// Request is what a route needs from an HTTP request.
+// Request is what a route needs from an HTTP request. Its strings and Body
+// may alias the framework's buffers: core copies whatever it keeps beyond
+// the call.
 type Request struct {
 	// Token is the access token the adapter's lookup found ("" for none):
 	// by default BearerToken of the Authorization header.
