@@ -298,3 +298,21 @@ func TestTokenLookup(t *testing.T) {
 		}
 	}
 }
+
+func TestReadBody(t *testing.T) {
+	for _, tc := range []struct {
+		body     string
+		declared int64
+		tooLarge bool
+	}{
+		{"", 0, false}, {"hello", 5, false}, {"hello", -1, false}, {"hello!", -1, true}, {"hello", 99, true}, {strings.Repeat("x", 5000), -1, true},
+	} {
+		b, tooLarge := core.ReadBody(strings.NewReader(tc.body), tc.declared, 5)
+		if tooLarge != tc.tooLarge || (!tooLarge && string(b) != tc.body) {
+			t.Errorf("ReadBody(%q, %d): %q, %v", tc.body, tc.declared, b, tooLarge)
+		}
+	}
+	if b, tooLarge := core.ReadBody(nil, 10, 5); b != nil || tooLarge {
+		t.Error("nil body")
+	}
+}

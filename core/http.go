@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net/http"
 	"strings"
 )
 
@@ -275,9 +276,11 @@ func (a *Auth) handleRevokeSession(ctx context.Context, r *Request, c *Claims) *
 	return noContent
 }
 
-func (a *Auth) handleJWKS(context.Context, *Request) *Response {
-	return &Response{Status: 200, Header: []Header{hdrJSON, {"Cache-Control", "public, max-age=300"}}, Body: a.keys.jwks}
-}
+func (a *Auth) handleJWKS(context.Context, *Request) *Response { return a.JWKSResponse() }
+
+// JWKSResponse is the answer of GET /jwks.json, for serving the key set at
+// another path too (/.well-known/jwks.json).
+func (a *Auth) JWKSResponse() *Response { return a.keys.jwksResp }
 
 // decodeJSON reads a JSON object body into dst: 413 past the limit, 400 for
 // another content type, malformed JSON, a field of the wrong type or
@@ -309,4 +312,37 @@ func jsonResponse(status int, v any) *Response {
 		return ErrInternal.resp
 	}
 	return &Response{Status: status, Header: []Header{hdrJSON, hdrNoStore}, Body: body}
+}
+
+// ReadBody reads a request body for Request.Body: at most limit bytes, with
+// tooLarge set when there were more. A declared contentLength over the limit
+// is refused without reading; otherwise the limit applies to the bytes read,
+// so a chunked body, or one replaced by middleware (decompression), is held
+// to it too. A read error leaves a truncated body, which the routes refuse
+// as malformed.
+func ReadBody(body io.Reader, contentLength, limit int64) (b []byte, tooLarge bool) {
+	if body == nil || body == http.NoBody || contentLength == 0 {
+		return nil, false
+	}
+	if contentLength > limit {
+		return nil, true
+	}
+	size := int64(512)
+	if contentLength > 0 {
+		size = contentLength + 1 // room to see EOF without growing
+	}
+	b = make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			return nil, true
+		}
+		if err != nil {
+			return b, false
+		}
+	}
 }

@@ -178,9 +178,10 @@ func (k Key) CanSign() bool { return k.sign != nil }
 
 // keyRing holds the access-token keys: one signs, all verify.
 type keyRing struct {
-	signer Key
-	byID   map[string]Key
-	jwks   []byte // public keys, marshalled once
+	signer   Key
+	byID     map[string]Key
+	jwks     []byte    // public keys, marshalled once
+	jwksResp *Response // GET /jwks.json
 }
 
 func newKeyRing(keys []Key) (*keyRing, error) {
@@ -210,5 +211,6 @@ func newKeyRing(keys []Key) (*keyRing, error) {
 	} else if r.jwks, err = json.Marshal(set); err != nil {
 		return nil, fmt.Errorf("authenik8: marshal JWKS: %w", err)
 	}
+	r.jwksResp = &Response{Status: 200, Header: []Header{hdrJSON, {"Cache-Control", "public, max-age=300"}}, Body: r.jwks}
 	return r, nil
 }

@@ -1,9 +1,11 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,7 +202,7 @@ func (s *Store) CreateSession(ctx context.Context, n core.NewSession) (core.Sess
 	if len(r) != 2 {
 		return core.Session{}, wrap(fmt.Errorf("create script returned %v", r))
 	}
-	now := time.UnixMilli(r[0])
+	now := time.UnixMicro(r[0])
 	return core.Session{
 		ID: n.ID, UserID: n.UserID, Data: n.Data, UserAgent: n.UserAgent, IP: n.IP,
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: time.UnixMilli(r[1]),
@@ -236,7 +238,7 @@ func (s *Store) Rotate(ctx context.Context, r core.Rotation) (core.RotateResult,
 		num := func(i int) int64 { v, _ := res[i].AsInt64(); return v }
 		return core.RotateResult{Outcome: core.Rotated, Session: core.Session{
 			ID: r.SessionID, UserID: r.UserID, Data: []byte(str(1)), UserAgent: str(2), IP: str(3),
-			CreatedAt: time.UnixMilli(num(4)), LastUsedAt: time.UnixMilli(num(5)), ExpiresAt: time.UnixMilli(num(6)),
+			CreatedAt: time.UnixMicro(num(4)), LastUsedAt: time.UnixMicro(num(5)), ExpiresAt: time.UnixMilli(num(6)),
 		}}, nil
 	case core.Reused:
 		s.tombs.add(r.SessionID)
@@ -310,10 +312,13 @@ func (s *Store) ListSessions(ctx context.Context, userID string) ([]core.Session
 		num := func(i int) int64 { v, _ := f[i].AsInt64(); return v }
 		out = append(out, core.Session{
 			ID: str(0), UserID: userID, UserAgent: str(1), IP: str(2),
-			CreatedAt: time.UnixMilli(num(3)), LastUsedAt: time.UnixMilli(num(4)), ExpiresAt: time.UnixMilli(num(5)),
+			CreatedAt: time.UnixMicro(num(3)), LastUsedAt: time.UnixMicro(num(4)), ExpiresAt: time.UnixMilli(num(5)),
 			Data: []byte(str(6)),
 		})
 	}
+	slices.SortFunc(out, func(a, b core.Session) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 

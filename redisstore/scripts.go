@@ -16,17 +16,22 @@ func newScript(src string) script { return script{rueidis.NewLuaScript(src), src
 // so they run unchanged on Redis Cluster. Keys built inside a script (from
 // the prefix in ARGV) carry the same hash tag as KEYS[1].
 //
-// Times are the server's (TIME), in milliseconds: every process sharing
-// Redis agrees on expiry and on the reuse grace whatever its own clock says.
+// Times are the server's (TIME): every process sharing Redis agrees on expiry
+// and on the reuse grace whatever its own clock says. Expiries are in
+// milliseconds (PEXPIREAT); created and last-used in microseconds, so that
+// sessions opened in the same millisecond still list in order. Microsecond
+// stamps have 16 digits, past Lua's default number formatting: they are
+// written with string.format('%d').
 //
-// A session is a hash: d data, ua, ip, c created, u last used, x expiry,
-// a absolute expiry, g generation, h current token hash, p previous token
-// hash, r rotated at. The user's index is a sorted set of session ids scored
+// A session is a hash: d data, ua, ip, c created (µs), u last used (µs),
+// x expiry, a absolute expiry, g generation, h current token hash, p
+// previous token hash, r rotated at. The user's index is a sorted set of session ids scored
 // by expiry; it expires with its last session.
 
 const nowLua = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nowus = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
 `
 
 // indexLua adds ARGV[1] to the index KEYS[2] with expiry exp, drops expired
@@ -46,15 +51,16 @@ var createScript = newScript(nowLua + indexLua + `
 local abs = now + tonumber(ARGV[7])
 local exp = math.min(now + tonumber(ARGV[6]), abs)
 redis.call('HSET', KEYS[1], 'd', ARGV[2], 'ua', ARGV[3], 'ip', ARGV[4], 'h', ARGV[5],
-  'p', '', 'g', 0, 'c', now, 'u', now, 'r', 0, 'x', exp, 'a', abs)
+  'p', '', 'g', 0, 'c', nowus, 'u', nowus, 'r', 0, 'x', exp, 'a', abs)
 redis.call('PEXPIREAT', KEYS[1], exp)
 index(ARGV[1], exp)
-return {now, exp}
+return {tonumber(nowus), exp}
 `)
 
 // rotateScript: KEYS session, index. ARGV member, generation, hash, new
 // hash, idle ms, grace ms, new data, "1" to replace the data.
-// Returns {outcome} or, when rotated, {1, data, ua, ip, created, now, expiry}.
+// Returns {outcome} or, when rotated, {1, data, ua, ip, created µs, now µs,
+// expiry ms}.
 // Outcomes follow core.Outcome: 0 invalid, 1 rotated, 2 conflict, 3 reused.
 var rotateScript = newScript(nowLua + indexLua + `
 local s = redis.call('HMGET', KEYS[1], 'g', 'h', 'p', 'r', 'a', 'd', 'ua', 'ip', 'c')
@@ -65,10 +71,10 @@ if pg == g then
   local exp = math.min(now + tonumber(ARGV[5]), tonumber(s[5]))
   local data = s[6]
   if ARGV[8] == '1' then data = ARGV[7] end
-  redis.call('HSET', KEYS[1], 'g', g + 1, 'p', s[2], 'h', ARGV[4], 'r', now, 'u', now, 'x', exp, 'd', data)
+  redis.call('HSET', KEYS[1], 'g', g + 1, 'p', s[2], 'h', ARGV[4], 'r', now, 'u', nowus, 'x', exp, 'd', data)
   redis.call('PEXPIREAT', KEYS[1], exp)
   index(ARGV[1], exp)
-  return {1, data, s[7], s[8], tonumber(s[9]), now, exp}
+  return {1, data, s[7], s[8], tonumber(s[9]), tonumber(nowus), exp}
 end
 if pg + 1 == g and s[3] == ARGV[3] and now - tonumber(s[4]) <= tonumber(ARGV[6]) then
   return {2}
@@ -99,8 +105,9 @@ redis.call('DEL', KEYS[1])
 return gone
 `)
 
-// listScript: KEYS index. ARGV session key prefix. Returns, oldest first,
-// {id, ua, ip, created, used, expiry, data} per live session.
+// listScript: KEYS index. ARGV session key prefix. Returns {id, ua, ip,
+// created µs, used µs, expiry ms, data} per live session, in index order
+// (by expiry: the caller sorts).
 var listScript = newScript(nowLua + `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local out = {}

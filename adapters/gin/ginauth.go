@@ -1,9 +1,6 @@
 package ginauth
 
 import (
-	"io"
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/authenik8/authenik8-go/core"
@@ -142,8 +139,8 @@ func (cfg *config) route(rt core.Route) gin.HandlerFunc {
 			Client:      core.Client{UserAgent: c.Request.UserAgent(), IP: c.ClientIP()},
 			ID:          c.Param("id"),
 		}
-		req.Body, req.BodyTooLarge = readBody(c.Request, cfg.bodyLimit)
-		write(c, rt.Handle(c.Request.Context(), &req))
+		req.Body, req.BodyTooLarge = core.ReadBody(c.Request.Body, c.Request.ContentLength, cfg.bodyLimit)
+		Write(c, rt.Handle(c.Request.Context(), &req))
 	}
 }
 
@@ -166,22 +163,6 @@ func (cfg *config) token(c *gin.Context) string {
 	return ""
 }
 
-// readBody reads at most limit bytes; a read error leaves a truncated body,
-// which core refuses as malformed.
-func readBody(r *http.Request, limit int64) ([]byte, bool) {
-	if r.Body == nil || r.ContentLength == 0 {
-		return nil, false
-	}
-	if r.ContentLength > limit {
-		return nil, true
-	}
-	b, _ := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if int64(len(b)) > limit {
-		return nil, true
-	}
-	return b, false
-}
-
 // fail answers a refused request with the configured error handler, or
 // core's answer.
 func fail(c *gin.Context, err error) {
@@ -192,11 +173,13 @@ func fail(c *gin.Context, err error) {
 			return
 		}
 	}
-	write(c, core.ErrorResponse(err))
+	Write(c, core.ErrorResponse(err))
 }
 
-// write copies a core.Response to the client and stops the chain.
-func write(c *gin.Context, r *core.Response) {
+// Write copies a core.Response to the client — status, headers in order,
+// body — and stops the chain. Use it for answers of your own built by core
+// (core.ErrorResponse, Auth.JWKSResponse).
+func Write(c *gin.Context, r *core.Response) {
 	h := c.Writer.Header()
 	for _, kv := range r.Header {
 		h.Set(kv.Key, kv.Value)

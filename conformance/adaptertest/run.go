@@ -230,6 +230,7 @@ func testLogout(t *testing.T, h Harness) {
 	if len(r.Body) != 0 {
 		t.Fatalf("204 with a body: %q", r.Body)
 	}
+	wantHeaders(t, "logout", r, &core.Response{Header: []core.Header{{Key: "Cache-Control", Value: "no-store"}}}) // and no Content-Type
 	wantError(t, "me after logout", e.do("GET", "/auth/me", bearer(tk.AccessToken)), core.ErrTokenRevoked)
 	wantError(t, "refresh after logout", e.refresh(tk.RefreshToken), core.ErrInvalidRefreshToken)
 	wantStatus(t, "the other session", e.do("GET", "/auth/me", bearer(other.AccessToken)), 200)

@@ -423,14 +423,26 @@ func testSessionsList(t *testing.T, h Harness) {
 	time.Sleep(20 * time.Millisecond)
 	refresh(t, a, p1.RefreshToken)
 	list, _ = a.Sessions(c, u.ID, "")
-	if len(list) != 2 || !list[0].LastUsedAt.After(s1.LastUsedAt) {
-		t.Fatalf("last_used_at did not move on refresh: %+v", list)
+	if len(list) != 2 || list[0].ID != p1.SessionID || !list[0].LastUsedAt.After(s1.LastUsedAt) {
+		t.Fatalf("after refreshing the oldest session: %+v; want it first still, last_used_at moved", list)
 	}
 	if err := a.Logout(c, p1.SessionID); err != nil {
 		t.Fatal(err)
 	}
 	if list, _ = a.Sessions(c, u.ID, ""); len(list) != 1 || list[0].ID != p2.SessionID {
 		t.Fatalf("after logout: %+v", list)
+	}
+	// Sessions opened back to back, within a millisecond, list in order too.
+	burst := newUser()
+	var ids []string
+	for range 5 {
+		ids = append(ids, login(t, a, burst).SessionID)
+	}
+	list, _ = a.Sessions(c, burst.ID, "")
+	for i := range list {
+		if i >= len(ids) || list[i].ID != ids[i] {
+			t.Fatalf("sessions opened back to back listed out of order: %v, want %v", list, ids)
+		}
 	}
 }
 

@@ -1,0 +1,289 @@
+package echoauth_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/authenik8/authenik8-go/adapters/echo"
+	"github.com/authenik8/authenik8-go/conformance/adaptertest"
+	"github.com/authenik8/authenik8-go/conformance/redistest"
+	"github.com/authenik8/authenik8-go/conformance/storetest"
+	"github.com/authenik8/authenik8-go/core"
+	"github.com/authenik8/authenik8-go/core/memstore"
+	"github.com/authenik8/authenik8-go/redisstore"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+func newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	return e
+}
+
+// serve is the suite's server (routes in the adaptertest package doc).
+func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
+	var opts []echoauth.Option
+	if cfg.TokenLookup != nil {
+		opts = append(opts, echoauth.WithTokenLookup(cfg.TokenLookup...))
+	}
+	if cfg.BodyLimit > 0 {
+		opts = append(opts, echoauth.WithBodyLimit(cfg.BodyLimit))
+	}
+	e := newEcho()
+	echoauth.Mount(e.Group("/auth"), a, opts...)
+	profile := func(c echo.Context) error {
+		claims, _ := echoauth.Claims(c)
+		fromCtx, _ := core.FromContext(c.Request().Context())
+		return c.Blob(200, "application/json", adaptertest.Profile(claims, fromCtx))
+	}
+	ok := func(c echo.Context) error { return c.Blob(200, "application/json", adaptertest.OK) }
+	auth := echoauth.Authenticate(a, opts...)
+	// Route-level middleware: a group with middleware would also register
+	// Echo's catch-all routes for unknown paths under its prefix.
+	api := e.Group("/api")
+	api.GET("/profile", profile, auth)
+	api.GET("/optional", profile, echoauth.Optional(a, opts...))
+	api.GET("/admin", ok, auth, echoauth.RequireAdmin())
+	api.GET("/any", ok, auth, echoauth.Require("editor", "admin"))
+	api.GET("/all", ok, auth, echoauth.RequireAll("user", "editor"))
+	api.GET("/perm", ok, auth, echoauth.RequirePermission("reports:read"))
+	api.GET("/unguarded", ok, echoauth.RequireAdmin())
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String()
+}
+
+func TestMemstore(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{
+		Serve: serve,
+		Stores: func(testing.TB) (core.Store, core.UserStore) {
+			return memstore.New(), memstore.NewUsers(storetest.FastHasher)
+		},
+	})
+}
+
+var prefixes atomic.Int64
+
+func TestRedis(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{
+		Serve: serve,
+		Stores: func(t testing.TB) (core.Store, core.UserStore) {
+			s, err := redisstore.Open(redistest.URL(t), redisstore.Options{
+				KeyPrefix: "echo" + strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.FormatInt(prefixes.Add(1), 36),
+				Hasher:    storetest.FastHasher,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Close)
+			return s, s.Users()
+		},
+	})
+}
+
+// newAuth is an Auth on the in-memory stores and a signed-in session with
+// roles.
+func newAuth(t *testing.T, roles ...string) (*core.Auth, string) {
+	t.Helper()
+	a := adaptertest.NewAuth(t, memstore.New(), memstore.NewUsers(storetest.FastHasher), nil)
+	p, err := a.IssueSession(context.Background(), core.User{ID: "u1", Roles: roles}, core.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, p.AccessToken
+}
+
+func do(e *echo.Echo, method, path, token string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, nil)
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, r)
+	return w
+}
+
+func TestWithErrorHandler(t *testing.T) {
+	a, userToken := newAuth(t, "user")
+	var calls []error
+	onError := echoauth.WithErrorHandler(func(c echo.Context, err error) error {
+		calls = append(calls, err)
+		return c.String(http.StatusTeapot, "custom")
+	})
+	e := newEcho()
+	ok := func(c echo.Context) error { return c.String(200, "ok") }
+	e.GET("/profile", ok, echoauth.Authenticate(a, onError))
+	e.GET("/admin", ok, echoauth.Authenticate(a, onError), echoauth.RequireAdmin())
+	e.GET("/any", ok, echoauth.Authenticate(a, onError), echoauth.Require("user"))
+	e.GET("/optional-admin", ok, echoauth.Optional(a, onError), echoauth.RequireAdmin())
+	e.GET("/default", ok, echoauth.Authenticate(a), echoauth.RequireAdmin())
+
+	for _, tc := range []struct {
+		what, path, token string
+		status            int
+		err               error // nil: the handler must not be called
+	}{
+		{"refused Authenticate", "/profile", "", 418, core.ErrMissingToken},
+		{"refused Authenticate, bad token", "/profile", "garbage", 418, core.ErrInvalidToken},
+		{"refused Require", "/admin", userToken, 418, core.ErrForbidden},
+		{"refused Require after Optional", "/optional-admin", "", 418, core.ErrMissingToken},
+		{"allowed Authenticate", "/profile", userToken, 200, nil},
+		{"allowed Require", "/any", userToken, 200, nil},
+		{"without the option", "/default", userToken, 403, nil},
+	} {
+		calls = nil
+		w := do(e, "GET", tc.path, tc.token)
+		if w.Code != tc.status {
+			t.Fatalf("%s: got %d %s, want %d", tc.what, w.Code, w.Body, tc.status)
+		}
+		switch {
+		case tc.err == nil && len(calls) != 0:
+			t.Fatalf("%s: error handler called with %v", tc.what, calls)
+		case tc.err != nil && (len(calls) != 1 || !errors.Is(calls[0], tc.err)):
+			t.Fatalf("%s: error handler calls %v, want one with %v", tc.what, calls, tc.err)
+		case tc.err != nil && w.Body.String() != "custom":
+			t.Fatalf("%s: body %q", tc.what, w.Body)
+		}
+	}
+
+	// An error the handler returns goes to Echo's HTTPErrorHandler.
+	e = newEcho()
+	e.GET("/profile", ok, echoauth.Authenticate(a, echoauth.WithErrorHandler(func(echo.Context, error) error {
+		return echo.NewHTTPError(http.StatusUnauthorized, "nope")
+	})))
+	if w := do(e, "GET", "/profile", ""); w.Code != 401 || w.Body.String() != "{\"message\":\"nope\"}\n" {
+		t.Fatalf("returned error: %d %q", w.Code, w.Body)
+	}
+}
+
+func TestClaimsAgree(t *testing.T) {
+	a, token := newAuth(t, "user", "editor")
+	e := newEcho()
+	var got, fromCtx *core.Claims
+	var gotOK, ctxOK bool
+	h := func(c echo.Context) error {
+		got, gotOK = echoauth.Claims(c)
+		fromCtx, ctxOK = core.FromContext(c.Request().Context())
+		return c.NoContent(204)
+	}
+	e.GET("/auth", h, echoauth.Authenticate(a))
+	e.GET("/optional", h, echoauth.Optional(a))
+	e.GET("/none", h)
+
+	for _, path := range []string{"/auth", "/optional"} {
+		got, fromCtx = nil, nil
+		if w := do(e, "GET", path, token); w.Code != 204 {
+			t.Fatalf("%s: %d %s", path, w.Code, w.Body)
+		}
+		if !gotOK || !ctxOK || got != fromCtx || got.Subject != "u1" || !got.HasAllRoles("user", "editor") {
+			t.Fatalf("%s: accessor %+v %v, context %+v %v", path, got, gotOK, fromCtx, ctxOK)
+		}
+	}
+	for _, tc := range []struct{ path, token string }{{"/optional", ""}, {"/none", token}} {
+		got, fromCtx = &core.Claims{}, &core.Claims{}
+		do(e, "GET", tc.path, tc.token)
+		if gotOK || ctxOK || got != nil || fromCtx != nil {
+			t.Fatalf("%s: accessor %+v %v, context %+v %v", tc.path, got, gotOK, fromCtx, ctxOK)
+		}
+	}
+}
+
+// TestMountOnEcho mounts on *echo.Echo itself, and checks that a session id
+// sent percent-encoded reaches core decoded, as on Gin and Fiber.
+func TestMountOnEcho(t *testing.T) {
+	a := adaptertest.NewAuth(t, memstore.New(), memstore.NewUsers(storetest.FastHasher), nil)
+	p, err := a.IssueSession(context.Background(), core.User{ID: "tenant/alice"}, core.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.Verify(context.Background(), p.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEcho()
+	echoauth.Mount(e, a)
+	if w := do(e, "GET", "/jwks.json", ""); w.Code != 200 || w.Body.String() != `{"keys":[]}` {
+		t.Fatalf("jwks: %d %s", w.Code, w.Body)
+	}
+	if w := do(e, "DELETE", "/sessions/"+url.PathEscape(c.SessionID), p.AccessToken); w.Code != 204 || w.Body.Len() != 0 || w.Header().Get("Content-Type") != "" {
+		t.Fatalf("delete %s: %d %s %v", url.PathEscape(c.SessionID), w.Code, w.Body, w.Header())
+	}
+	if _, err := a.Verify(context.Background(), p.AccessToken); !errors.Is(err, core.ErrTokenRevoked) {
+		t.Fatalf("after delete: %v", err)
+	}
+}
+
+// TestWrite: Write copies core's answers verbatim; no body means no
+// Content-Type either.
+func TestWrite(t *testing.T) {
+	e := newEcho()
+	e.GET("/limited", func(c echo.Context) error {
+		return echoauth.Write(c, core.ErrorResponse(core.ErrRateLimited.WithRetryAfter(90*time.Second)))
+	})
+	e.GET("/empty", func(c echo.Context) error {
+		return echoauth.Write(c, &core.Response{Status: 204, Header: []core.Header{{Key: "Cache-Control", Value: "no-store"}}})
+	})
+	want := core.ErrorResponse(core.ErrRateLimited.WithRetryAfter(90 * time.Second))
+	w := do(e, "GET", "/limited", "")
+	if w.Code != 429 || w.Body.String() != string(want.Body) || w.Header().Get("Retry-After") != "90" ||
+		w.Header().Get("Content-Type") != "application/json" || w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("limited: %d %s %v", w.Code, w.Body, w.Header())
+	}
+	w = do(e, "GET", "/empty", "")
+	if w.Code != 204 || w.Body.Len() != 0 || len(w.Header()) != 1 || w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("empty: %d %q %v", w.Code, w.Body, w.Header())
+	}
+}
+
+// TestBodyWithoutLength: the limit holds for a chunked body and for one
+// longer than its Content-Length says (a body replaced by decompressing
+// middleware).
+func TestBodyWithoutLength(t *testing.T) {
+	a := adaptertest.NewAuth(t, memstore.New(), memstore.NewUsers(storetest.FastHasher), nil)
+	e := newEcho()
+	echoauth.Mount(e, a, echoauth.WithBodyLimit(64))
+	login := func(body string, contentLength int64) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/login", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.ContentLength = contentLength
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		return w
+	}
+	small := `{"email":"x@y.z","password":"12345678"}`
+	big := `{"email":"x@y.z","password":"12345678","pad":"` + strings.Repeat("x", 64) + `"}`
+	for _, tc := range []struct {
+		what   string
+		body   string
+		length int64
+		want   error
+	}{
+		{"chunked, under the limit", small, -1, core.ErrInvalidCredentials},
+		{"chunked, over the limit", big, -1, core.ErrPayloadTooLarge},
+		{"longer than its Content-Length, over the limit", big, 10, core.ErrPayloadTooLarge},
+		{"longer than its Content-Length, under the limit", small, 10, core.ErrInvalidCredentials},
+	} {
+		want := core.ErrorResponse(tc.want)
+		if w := login(tc.body, tc.length); w.Code != want.Status || w.Body.String() != string(want.Body) {
+			t.Fatalf("%s: %d %s", tc.what, w.Code, w.Body)
+		}
+	}
+}

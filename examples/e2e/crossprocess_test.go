@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authenik8/authenik8-go/conformance/redistest"
+)
+
+// sharedEnv starts the three examples on one dedicated Redis with one
+// configuration, as three processes of one service.
+func sharedEnv(t *testing.T, extra ...string) []*server {
+	redis := redistest.Start(t)
+	env := append([]string{
+		"REDIS_URL=" + redis.URL(),
+		"JWT_SECRET=cross-process access secret, 32+ bytes",
+		"REFRESH_SECRET=cross-process refresh secret, 32+ bytes",
+	}, extra...)
+	var out []*server
+	for _, fw := range frameworks {
+		out = append(out, start(t, fw, env...))
+	}
+	return out
+}
+
+type pair struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+func loginOn(t *testing.T, s *server, email string) pair {
+	t.Helper()
+	a := postJSON(t, s.url+"/auth/login", "", `{"email":"`+email+`","password":"correct horse battery"}`)
+	var p pair
+	if a.Status != 200 || json.Unmarshal([]byte(a.Body), &p) != nil {
+		t.Fatalf("login on %s: %+v", s.name, a)
+	}
+	return p
+}
+
+func registerOn(t *testing.T, s *server, email string) {
+	t.Helper()
+	if a := postJSON(t, s.url+"/auth/register", "", `{"email":"`+email+`","password":"correct horse battery"}`); a.Status != 201 {
+		t.Fatalf("register on %s: %+v", s.name, a)
+	}
+}
+
+// TestCrossProcessLogout: a logout on one process makes the access token
+// fail on the others.
+func TestCrossProcessLogout(t *testing.T) {
+	servers := sharedEnv(t)
+	registerOn(t, servers[0], "cross@example.com")
+	var lat []time.Duration
+	for round := range 20 {
+		p := loginOn(t, servers[round%3], "cross@example.com")
+		for _, s := range servers { // every process now has the session cached as alive
+			if a := call(t, "GET", s.url+"/api/profile", p.AccessToken, "", ""); a.Status != 200 {
+				t.Fatalf("profile on %s: %+v", s.name, a)
+			}
+		}
+		by := servers[(round+1)%3]
+		start := time.Now()
+		if a := call(t, "POST", by.url+"/auth/logout", p.AccessToken, "", ""); a.Status != 204 {
+			t.Fatalf("logout on %s: %+v", by.name, a)
+		}
+		for _, s := range servers {
+			for {
+				a := call(t, "GET", s.url+"/api/profile", p.AccessToken, "", "")
+				if a.Status == 401 && strings.Contains(a.Body, "token_revoked") {
+					break
+				}
+				if s == by || time.Since(start) > 2*time.Second {
+					t.Fatalf("after logout on %s, %s answers %+v", by.name, s.name, a)
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+			if s != by {
+				lat = append(lat, time.Since(start))
+			}
+		}
+	}
+	slices.Sort(lat)
+	t.Logf("logout seen by the other processes (HTTP round trips included): n=%d p50=%v p99=%v", len(lat), lat[len(lat)/2], lat[len(lat)*99/100])
+}
+
+// TestCrossProcessRefreshRace: 100 simultaneous refreshes of one token spread
+// over the three processes give exactly one 200; the others get
+// refresh_conflict.
+func TestCrossProcessRefreshRace(t *testing.T) {
+	servers := sharedEnv(t)
+	registerOn(t, servers[0], "race@example.com")
+	for round := range 3 {
+		p := loginOn(t, servers[round], "race@example.com")
+		var (
+			mu     sync.Mutex
+			counts = map[string]int{}
+			gate   = make(chan struct{})
+			wg     sync.WaitGroup
+		)
+		for i := range 100 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				a := postJSON(t, servers[i%3].url+"/auth/refresh", "", `{"refresh_token":"`+p.RefreshToken+`"}`)
+				var body struct{ Error string }
+				json.Unmarshal([]byte(a.Body), &body)
+				mu.Lock()
+				counts[strings.TrimSpace(body.Error+" "+strconv.Itoa(a.Status))]++
+				mu.Unlock()
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		if counts["200"] != 1 || counts["refresh_conflict 401"] != 99 || len(counts) != 2 {
+			t.Fatalf("round %d: %v; want one 200 and 99 refresh_conflict", round, counts)
+		}
+	}
+}
+
+// TestSeedAdmin: SEED_ADMIN_* creates an admin; instances sharing the seed
+// leave it alone; an existing account named by the seed is never promoted.
+func TestSeedAdmin(t *testing.T) {
+	redis := redistest.Start(t)
+	base := []string{"REDIS_URL=" + redis.URL(), "JWT_SECRET=seed test access secret, 32+ bytes....", "REFRESH_SECRET=seed test refresh secret, 32+ bytes..."}
+	seed := append(base, "SEED_ADMIN_EMAIL=root@example.com", "SEED_ADMIN_PASSWORD=correct horse battery")
+	first := start(t, "gin", seed...)
+	if !strings.Contains(first.logs.String(), "seed admin: created") {
+		t.Fatalf("first instance did not create the admin:\n%s", first.logs)
+	}
+	second := start(t, "echo", seed...)
+	if !strings.Contains(second.logs.String(), "left unchanged") {
+		t.Fatalf("second instance did not leave the admin alone:\n%s", second.logs)
+	}
+	p := loginOn(t, second, "root@example.com")
+	if a := call(t, "GET", first.url+"/api/admin", p.AccessToken, "", ""); a.Status != 200 {
+		t.Fatalf("admin on /api/admin: %+v", a)
+	}
+	registerOn(t, first, "bob@example.com")
+	third := start(t, "fiber", append(base, "SEED_ADMIN_EMAIL=bob@example.com", "SEED_ADMIN_PASSWORD=another password")...)
+	if !strings.Contains(third.logs.String(), "left unchanged") {
+		t.Fatalf("seeding an existing user:\n%s", third.logs)
+	}
+	bob := loginOn(t, third, "bob@example.com")
+	if a := call(t, "GET", third.url+"/api/admin", bob.AccessToken, "", ""); a.Status != 403 {
+		t.Fatalf("bob was promoted by the seed: %+v", a)
+	}
+}
+
+// TestBadConfiguration: a weak secret stops the server at start with a
+// message naming it.
+func TestBadConfiguration(t *testing.T) {
+	for _, fw := range frameworks {
+		cmd := exec.Command(filepath.Join(binDir, fw))
+		cmd.Env = []string{"PORT=0", "JWT_SECRET=short"}
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "JWT_SECRET") {
+			t.Fatalf("%s with a short JWT_SECRET: %v\n%s", fw, err, out)
+		}
+	}
+}
