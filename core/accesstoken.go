@@ -66,9 +66,10 @@ func (a *Auth) parseAccess(token string) (*Claims, error) {
 	if len(token) > MaxTokenBytes {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenBytes)
 	}
-	// Compact serialization only: jwx would also take the JSON form, whose
-	// several signatures and unprotected headers we have no use for.
-	if strings.Count(token, ".") != 2 {
+	// Compact serialization only, base64url and two dots: jwx would also
+	// take the JSON form (several signatures, unprotected headers) and
+	// tolerate stray whitespace.
+	if strings.Count(token, ".") != 2 || strings.IndexFunc(token, notBase64URL) >= 0 {
 		return nil, fmt.Errorf("%w: not a compact JWS", ErrInvalidToken)
 	}
 	tok, err := jwt.ParseString(token,
@@ -135,6 +136,10 @@ func (r *keyRing) FetchKeys(_ context.Context, sink jws.KeySink, sig *jws.Signat
 	}
 	sink.Key(k.alg, k.verify)
 	return nil
+}
+
+func notBase64URL(r rune) bool {
+	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.')
 }
 
 func stringList(v any) ([]string, error) {

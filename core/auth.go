@@ -17,6 +17,7 @@ type Auth struct {
 	refresh refreshCodec
 	perms   *permissions
 	now     func() time.Time
+	tokens  *tokenCache // nil when disabled
 }
 
 // New validates cfg, fills its defaults and returns an Auth. It returns an
@@ -38,6 +39,7 @@ func New(cfg Config) (*Auth, error) {
 		refresh: refreshCodec{keys: refreshKeys},
 		perms:   newPermissions(cfg.AdminRole, cfg.Permissions),
 		now:     cfg.Now,
+		tokens:  newTokenCache(cfg.TokenCacheSize, cfg.Leeway),
 	}, nil
 }
 
@@ -199,9 +201,14 @@ func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
 	if token == "" {
 		return nil, ErrMissingToken
 	}
-	c, err := a.parseAccess(token)
-	if err != nil {
-		return nil, err
+	now := a.now()
+	c := a.tokens.get(token, now)
+	if c == nil {
+		var err error
+		if c, err = a.parseAccess(token); err != nil {
+			return nil, err
+		}
+		a.tokens.put(token, c, now)
 	}
 	alive, err := a.cfg.Store.SessionAlive(ctx, c.Subject, c.SessionID)
 	if err != nil {

@@ -66,6 +66,12 @@ type Config struct {
 	// Hooks receive audit events. Optional.
 	Hooks Hooks
 
+	// TokenCacheSize bounds the cache of verified access tokens: a token
+	// presented again skips signature verification until its exp (its
+	// session is still checked on every request). Default 10,000 tokens, a
+	// few MB; negative disables the cache.
+	TokenCacheSize int
+
 	// Now is the clock for token timestamps. Default time.Now. Session expiry
 	// uses the store's clock.
 	Now func() time.Time
@@ -113,6 +119,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.TokenCacheSize == 0 {
+		c.TokenCacheSize = DefaultTokenCacheSize
 	}
 
 	var errs []error

@@ -1,0 +1,193 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testAuth builds an Auth on a trivial in-package store (core's tests of
+// the store-backed behaviour live in core_test with memstore).
+func testAuth(t testing.TB, mod func(*Config)) *Auth {
+	key, _ := NewHMACKey([]byte("token cache test secret, 32+ bytes long"))
+	cfg := Config{Store: aliveStore{}, AccessKeys: []Key{key}, RefreshSecret: []byte("token cache refresh secret, 32+ bytes")}
+	if mod != nil {
+		mod(&cfg)
+	}
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// aliveStore says every session is alive unless revoked is set.
+type aliveStore struct{ revoked *sync.Map }
+
+func (aliveStore) CreateSession(_ context.Context, n NewSession) (Session, error) {
+	now := time.Now()
+	return Session{ID: n.ID, UserID: n.UserID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(n.IdleTTL)}, nil
+}
+func (aliveStore) Rotate(context.Context, Rotation) (RotateResult, error) { return RotateResult{}, nil }
+func (s aliveStore) SessionAlive(_ context.Context, _, sid string) (bool, error) {
+	if s.revoked != nil {
+		if _, gone := s.revoked.Load(sid); gone {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+func (s aliveStore) RevokeSession(_ context.Context, _, sid string) (bool, error) {
+	s.revoked.Store(sid, true)
+	return true, nil
+}
+func (aliveStore) RevokeUser(context.Context, string) (int, error)         { return 0, nil }
+func (aliveStore) ListSessions(context.Context, string) ([]Session, error) { return nil, nil }
+func (aliveStore) Ping(context.Context) error                              { return nil }
+
+func issueFor(t testing.TB, a *Auth, uid string) *TokenPair {
+	p, err := a.IssueSession(context.Background(), User{ID: uid}, Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestTokenCacheKeepsRevocation: a cached token of a revoked session is
+// refused at once — the cache holds the token's proof, not its session.
+func TestTokenCacheKeepsRevocation(t *testing.T) {
+	store := aliveStore{revoked: &sync.Map{}}
+	a := testAuth(t, func(c *Config) { c.Store = store })
+	p := issueFor(t, a, "u1")
+	for range 3 {
+		if _, err := a.Verify(context.Background(), p.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.tokens.get(p.AccessToken, time.Now()) == nil {
+		t.Fatal("the token was not cached")
+	}
+	if err := a.Logout(context.Background(), p.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Verify(context.Background(), p.AccessToken); !errors.Is(err, ErrTokenRevoked) {
+		t.Fatalf("cached token after logout: %v", err)
+	}
+}
+
+// TestTokenCacheKeepsExpiry: a cached token stops verifying at its exp (plus
+// the leeway), exactly when an uncached one would.
+func TestTokenCacheKeepsExpiry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	for _, size := range []int{0, -1} { // cached and uncached must agree
+		a := testAuth(t, func(c *Config) { c.Now = clock; c.TokenCacheSize = size })
+		p := issueFor(t, a, "u1")
+		start := clock()
+		if _, err := a.Verify(context.Background(), p.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		advance(DefaultAccessTTL + DefaultLeeway - 2*time.Second)
+		if _, err := a.Verify(context.Background(), p.AccessToken); err != nil {
+			t.Fatalf("cache size %d: just before exp+leeway: %v", size, err)
+		}
+		advance(4 * time.Second)
+		if _, err := a.Verify(context.Background(), p.AccessToken); !errors.Is(err, ErrTokenExpired) {
+			t.Fatalf("cache size %d: after exp+leeway: %v", size, err)
+		}
+		mu.Lock()
+		now = start
+		mu.Unlock()
+	}
+}
+
+// TestTokenCacheBounded: the cache never holds more than its size, however
+// many tokens pass, and evicted tokens still verify (the slow way).
+func TestTokenCacheBounded(t *testing.T) {
+	a := testAuth(t, func(c *Config) { c.TokenCacheSize = 64 })
+	var tokens []string
+	for i := range 500 {
+		p := issueFor(t, a, "u"+strconv.Itoa(i))
+		if _, err := a.Verify(context.Background(), p.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, p.AccessToken)
+	}
+	if n := a.tokens.len(); n > 64 || n < 32 {
+		t.Fatalf("cache holds %d tokens; its size is 64", n)
+	}
+	for _, tok := range tokens[:10] {
+		if _, err := a.Verify(context.Background(), tok); err != nil {
+			t.Fatalf("an evicted token: %v", err)
+		}
+	}
+}
+
+// TestTokenCacheExactMatch: only the exact token string hits; a tampered
+// copy of a cached token is verified — and refused — from scratch.
+func TestTokenCacheExactMatch(t *testing.T) {
+	a := testAuth(t, nil)
+	p := issueFor(t, a, "u1")
+	if _, err := a.Verify(context.Background(), p.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	tampered := p.AccessToken[:len(p.AccessToken)-1] + "x"
+	if p.AccessToken[len(p.AccessToken)-1] == 'x' {
+		tampered = p.AccessToken[:len(p.AccessToken)-1] + "y"
+	}
+	if _, err := a.Verify(context.Background(), tampered); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("tampered copy of a cached token: %v", err)
+	}
+	if _, err := a.Verify(context.Background(), p.AccessToken+" "); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("padded copy of a cached token: %v", err)
+	}
+}
+
+func TestTokenCacheConcurrent(t *testing.T) {
+	a := testAuth(t, func(c *Config) { c.TokenCacheSize = 128 })
+	var tokens []string
+	for i := range 300 {
+		tokens = append(tokens, issueFor(t, a, "u"+strconv.Itoa(i)).AccessToken)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				if _, err := a.Verify(context.Background(), tokens[(i*7+g)%len(tokens)]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkVerify: cold is a token verified from scratch every time (the
+// cache disabled), warm one served from the cache; the store is trivial, so
+// this is core's own cost.
+func BenchmarkVerify(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		size int
+	}{{"cold", -1}, {"warm", 0}} {
+		b.Run(tc.name, func(b *testing.B) {
+			a := testAuth(b, func(c *Config) { c.TokenCacheSize = tc.size })
+			tok := issueFor(b, a, "u1").AccessToken
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := a.Verify(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
