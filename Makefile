@@ -34,5 +34,10 @@ tidy-check:
 
 check: test vet test-gowork-off tidy-check
 
+# Throughput side by side with peers, on loopback (needs wrk); writes
+# bench/results/results.json and chart.svg. About six minutes.
+bench:
+	cd bench && $(GO) run . -out results
+
 modules:
 	@echo $(MODULES)

@@ -6,11 +6,9 @@ import (
 	"github.com/authenik8/authenik8-go/core"
 )
 
-// Keys under which the middleware stores its state in the gin.Context.
-const (
-	claimsKey  = "authenik8.claims"
-	onErrorKey = "authenik8.onError"
-)
+// onErrorKey is where Authenticate and Optional leave a WithErrorHandler
+// handler in the gin.Context, for the Require family after them.
+const onErrorKey = "authenik8.onError"
 
 // Option configures Authenticate, Optional and Mount.
 type Option func(*config)
@@ -79,7 +77,6 @@ func authenticate(a *core.Auth, optional bool, cfg *config) gin.HandlerFunc {
 			return
 		}
 		if claims != nil {
-			c.Set(claimsKey, claims)
 			c.Request = c.Request.WithContext(core.NewContext(c.Request.Context(), claims))
 		}
 		c.Next()
@@ -111,14 +108,11 @@ func authorize(rule core.Rule) gin.HandlerFunc {
 	}
 }
 
-// Claims returns the claims Authenticate or Optional verified.
+// Claims returns the claims Authenticate or Optional verified. They live on
+// the request's context.Context (no per-request map in the gin.Context), so
+// Claims(c) and core.FromContext(c.Request.Context()) always agree.
 func Claims(c *gin.Context) (*core.Claims, bool) {
-	v, ok := c.Get(claimsKey)
-	if !ok {
-		return nil, false
-	}
-	claims, ok := v.(*core.Claims)
-	return claims, ok && claims != nil
+	return core.FromContext(c.Request.Context())
 }
 
 // Mount registers the auth API of SPEC §6 (register, login, refresh,

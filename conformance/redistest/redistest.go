@@ -137,6 +137,10 @@ func Start(t testing.TB, args ...string) *Server {
 	return s
 }
 
+// StartProcess starts a server outside a test (benchmark commands); the
+// caller stops it with Kill, or StopAll stops every server started.
+func StartProcess(args ...string) (*Server, error) { return start(args) }
+
 // URL is the server's redis:// URL.
 func (s *Server) URL() string { return "redis://" + s.Addr }
 
