@@ -8,9 +8,9 @@ import (
 	"time"
 
 	ginjwt "github.com/appleboy/gin-jwt/v2"
+	"github.com/gin-gonic/gin"
 	jwtware "github.com/gofiber/contrib/jwt"
 	"github.com/gofiber/fiber/v2"
-	"github.com/gin-gonic/gin"
 	echojwt "github.com/labstack/echo-jwt/v4"
 	"github.com/labstack/echo/v4"
 	"github.com/lestrrat-go/jwx/v2/jwa"
