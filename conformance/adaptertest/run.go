@@ -43,6 +43,7 @@ func Run(t *testing.T, h Harness) {
 		{"TokenLookup", testTokenLookup},
 		{"BodyLimit", testBodyLimit},
 		{"BadInput", testBadInput},
+		{"BadInputCatalog", testBadInputCatalog},
 		{"StoreUnavailable", testStoreUnavailable},
 		{"Flow", testFlow},
 	}
