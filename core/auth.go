@@ -18,6 +18,8 @@ type Auth struct {
 	perms   *permissions
 	now     func() time.Time
 	tokens  *tokenCache // nil when disabled
+	limits  limiter
+	cookies *CookieConfig // nil: cookie mode off
 }
 
 // New validates cfg, fills its defaults and returns an Auth. It returns an
@@ -26,7 +28,13 @@ type Auth struct {
 func New(cfg Config) (*Auth, error) {
 	cfg, err := cfg.withDefaults()
 	keys, kerr := newKeyRing(cfg.AccessKeys)
-	if err = errors.Join(err, kerr); err != nil {
+	var limits limiter
+	var lerr error
+	if cfg.Store != nil {
+		limits, lerr = newLimiter(cfg.Store, cfg.RateLimits)
+	}
+	cookies, cerr := cfg.Cookies.withDefaults()
+	if err = errors.Join(err, kerr, lerr, cerr); err != nil {
 		return nil, err
 	}
 	refreshKeys := [][]byte{append([]byte(nil), cfg.RefreshSecret...)}
@@ -40,6 +48,8 @@ func New(cfg Config) (*Auth, error) {
 		perms:   newPermissions(cfg.AdminRole, cfg.Permissions),
 		now:     cfg.Now,
 		tokens:  newTokenCache(cfg.TokenCacheSize, cfg.Leeway),
+		limits:  limits,
+		cookies: cookies,
 	}, nil
 }
 
@@ -71,10 +81,16 @@ type sessionData struct {
 
 // Register creates an account with Config.DefaultRoles. The email is
 // normalized; email and password are validated (ErrInvalidRequest).
-func (a *Auth) Register(ctx context.Context, email, password string) (User, error) {
+// Registrations are limited per client IP (ErrRateLimited).
+func (a *Auth) Register(ctx context.Context, email, password string, client Client) (User, error) {
 	reg, ok := a.cfg.Users.(UserRegistrar)
 	if !ok {
 		return User{}, ErrNotFound.WithDescription("Registration is not enabled.")
+	}
+	if key := ipKey("register", client.IP); a.limits.store != nil && key != "" {
+		if err := a.limits.hit(ctx, key, a.limits.limits.RegisterPerIP); err != nil {
+			return User{}, err
+		}
 	}
 	email = NormalizeEmail(email)
 	if err := CheckEmail(email); err != nil {
@@ -100,19 +116,53 @@ func (a *Auth) Login(ctx context.Context, email, password string, client Client)
 	if email == "" || password == "" || len(password) > MaxPasswordBytes {
 		return nil, ErrInvalidRequest.WithDescription("email and password are required; a password is at most 1024 bytes")
 	}
+	acct, ip, err := a.countLoginAttempt(ctx, email, client.IP)
+	if err != nil {
+		return nil, err
+	}
 	u, err := a.cfg.Users.Authenticate(ctx, email, password)
 	if errors.Is(err, ErrInvalidCredentials) {
 		a.emit(ctx, a.cfg.Hooks.OnLoginFailed, Event{Email: email, IP: client.IP, UserAgent: client.UserAgent})
-		return nil, ErrInvalidCredentials
+		return nil, ErrInvalidCredentials // the attempt stays counted: a failed login
 	}
 	if err != nil {
+		a.limits.undo(ctx, acct) // not the user's failure
+		a.limits.undo(ctx, ip)
 		return nil, storeErr(err)
+	}
+	if acct != "" {
+		// A success resets the account's count; the IP keeps only failures.
+		if err := a.limits.store.Reset(ctx, acct); err != nil {
+			return nil, storeErr(err)
+		}
+		a.limits.undo(ctx, ip)
 	}
 	pair, err := a.IssueSession(ctx, u, client)
 	if err == nil {
 		a.emit(ctx, a.cfg.Hooks.OnLogin, Event{UserID: u.ID, SessionID: pair.SessionID, Email: email, IP: client.IP, UserAgent: client.UserAgent})
 	}
 	return pair, err
+}
+
+// countLoginAttempt counts a login attempt against the account and the
+// client IP before the password is checked, so that concurrent attempts
+// cannot slip past the limit; a success takes it back. It returns the keys
+// it counted against ("" for none).
+func (a *Auth) countLoginAttempt(ctx context.Context, email, ip string) (acctKey, ipK string, err error) {
+	if a.limits.store == nil {
+		return "", "", nil
+	}
+	acctKey = accountKey(email)
+	if err := a.limits.hit(ctx, acctKey, a.limits.limits.LoginPerAccount); err != nil {
+		return "", "", err
+	}
+	if ipK = ipKey("login", ip); ipK != "" {
+		if err := a.limits.hit(ctx, ipK, a.limits.limits.LoginPerIP); err != nil {
+			a.limits.undo(ctx, acctKey) // refused before any password check
+			return "", "", err
+		}
+	}
+	return acctKey, ipK, nil
 }
 
 // IssueSession opens a session for a user the application has already

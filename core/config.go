@@ -66,6 +66,17 @@ type Config struct {
 	// Hooks receive audit events. Optional.
 	Hooks Hooks
 
+	// RateLimits bound failed logins and registrations; the Store must
+	// implement Limiter (memstore and redisstore do). See RateLimits for the
+	// defaults.
+	RateLimits RateLimits
+
+	// Cookies, when set, turns on cookie mode: the refresh token travels in
+	// an HttpOnly cookie scoped to the auth routes instead of the JSON body,
+	// and requests authenticated by that cookie must pass a CSRF check.
+	// Optional.
+	Cookies *CookieConfig
+
 	// TokenCacheSize bounds the cache of verified access tokens: a token
 	// presented again skips signature verification until its exp (its
 	// session is still checked on every request). Default 10,000 tokens, a

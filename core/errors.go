@@ -24,7 +24,8 @@ type Error struct {
 	// RetryAfter, when positive, is sent as a Retry-After header.
 	RetryAfter time.Duration
 
-	resp *Response // built once
+	extra []Header  // more headers (RateLimit-*)
+	resp  *Response // built once
 }
 
 // The error table (SPEC §6). Each row: status, code, description, challenge.
@@ -39,6 +40,7 @@ var (
 	ErrRefreshConflict     = newError(401, "refresh_conflict", "The refresh token was just rotated by a concurrent request; use the newest token.", challengeBearer)
 	ErrInvalidCredentials  = newError(401, "invalid_credentials", "The email or password is incorrect.", challengeBearer)
 	ErrForbidden           = newError(403, "forbidden", "You do not have permission to do this.", challengeInsufficientScope)
+	ErrCSRF                = newError(403, "csrf_failed", "The request failed the cross-site request forgery check.", "")
 	ErrNotFound            = newError(404, "not_found", "The resource was not found.", "")
 	ErrUserExists          = newError(409, "user_exists", "An account with this email already exists.", "")
 	ErrPayloadTooLarge     = newError(413, "payload_too_large", "The request body is too large.", "")
@@ -102,6 +104,7 @@ func (e *Error) buildResponse() *Response {
 		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
 		h = append(h, Header{"Retry-After", strconv.FormatInt(secs, 10)})
 	}
+	h = append(h, e.extra...)
 	return &Response{Status: e.Status, Header: h, Body: body}
 }
 

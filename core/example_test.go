@@ -23,7 +23,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	if _, err := a.Register(ctx, "ada@example.com", "correct horse"); err != nil {
+	if _, err := a.Register(ctx, "ada@example.com", "correct horse", core.Client{}); err != nil {
 		panic(err)
 	}
 	pair, err := a.Login(ctx, "Ada@Example.com", "correct horse", core.Client{UserAgent: "example"})

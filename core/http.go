@@ -42,6 +42,11 @@ type Request struct {
 	Client       Client
 	// ID is the :id path parameter of DELETE /sessions/:id.
 	ID string
+	// Cookie and Header read the request's cookies and headers, and Host is
+	// its Host: cookie mode (Config.Cookies) needs them. Nil reads nothing.
+	Cookie func(name string) string
+	Header func(name string) string
+	Host   string
 }
 
 // Route is one endpoint of the mountable auth API. Path is relative to the
@@ -169,7 +174,7 @@ func (a *Auth) handleRegister(ctx context.Context, r *Request) *Response {
 	if err := decodeJSON(r, &in); err != nil {
 		return ErrorResponse(err)
 	}
-	u, err := a.Register(ctx, in.Email, in.Password)
+	u, err := a.Register(ctx, in.Email, in.Password, r.Client)
 	if err != nil {
 		return ErrorResponse(err)
 	}
@@ -189,26 +194,54 @@ func (a *Auth) handleLogin(ctx context.Context, r *Request) *Response {
 	if err != nil {
 		return ErrorResponse(err)
 	}
-	return jsonResponse(200, pair)
+	return a.tokenResponse(pair)
+}
+
+// tokenResponse answers /login and /refresh: the pair as JSON or, in cookie
+// mode, the refresh token as a cookie and out of the body.
+func (a *Auth) tokenResponse(p *TokenPair) *Response {
+	if a.cookies == nil {
+		return jsonResponse(200, p)
+	}
+	r := jsonResponse(200, struct {
+		AccessToken      string `json:"access_token"`
+		TokenType        string `json:"token_type"`
+		ExpiresIn        int64  `json:"expires_in"`
+		RefreshExpiresIn int64  `json:"refresh_expires_in"`
+	}{p.AccessToken, p.TokenType, p.ExpiresIn, p.RefreshExpiresIn})
+	a.cookies.setCookies(r, p.RefreshToken, p.RefreshExpiresIn)
+	return r
 }
 
 func (a *Auth) handleRefresh(ctx context.Context, r *Request) *Response {
 	var in refreshBody
-	if err := decodeJSON(r, &in); err != nil {
-		return ErrorResponse(err)
+	// In cookie mode a browser's refresh has no body: the token is the cookie.
+	if a.cookies == nil || len(r.Body) > 0 || r.BodyTooLarge {
+		if err := decodeJSON(r, &in); err != nil {
+			return ErrorResponse(err)
+		}
 	}
-	if in.RefreshToken == "" {
+	token := in.RefreshToken
+	if token == "" {
+		t, err := a.cookies.refreshFromCookie(r)
+		if err != nil {
+			return ErrorResponse(err)
+		}
+		token = t
+	}
+	if token == "" {
 		return ErrorResponse(ErrInvalidRequest.WithDescription("refresh_token is required"))
 	}
-	pair, err := a.Refresh(ctx, in.RefreshToken)
+	pair, err := a.Refresh(ctx, token)
 	if err != nil {
 		return ErrorResponse(err)
 	}
-	return jsonResponse(200, pair)
+	return a.tokenResponse(pair)
 }
 
 // handleLogout ends the bearer token's session or, without a bearer token,
-// the refresh token's (for a client whose access token has expired).
+// the refresh token's (for a client whose access token has expired) — from
+// the body, or in cookie mode from the cookie.
 func (a *Auth) handleLogout(ctx context.Context, r *Request) *Response {
 	var in refreshBody
 	if len(r.Body) > 0 || r.BodyTooLarge {
@@ -223,6 +256,13 @@ func (a *Auth) handleLogout(ctx context.Context, r *Request) *Response {
 			return ErrorResponse(err)
 		}
 		sid = c.SessionID
+	}
+	if in.RefreshToken == "" && sid == "" {
+		t, err := a.cookies.refreshFromCookie(r)
+		if err != nil {
+			return ErrorResponse(err)
+		}
+		in.RefreshToken = t
 	}
 	if in.RefreshToken != "" {
 		rt, err := a.refresh.parse(in.RefreshToken)
@@ -240,14 +280,22 @@ func (a *Auth) handleLogout(ctx context.Context, r *Request) *Response {
 	if err := a.Logout(ctx, sid); err != nil {
 		return ErrorResponse(err)
 	}
-	return noContent
+	return a.loggedOut()
 }
 
 func (a *Auth) handleLogoutAll(ctx context.Context, _ *Request, c *Claims) *Response {
 	if _, err := a.LogoutAll(ctx, c.Subject); err != nil {
 		return ErrorResponse(err)
 	}
-	return noContent
+	return a.loggedOut()
+}
+
+// loggedOut is 204, clearing the cookies in cookie mode.
+func (a *Auth) loggedOut() *Response {
+	if a.cookies == nil {
+		return noContent
+	}
+	return a.cookies.clearCookies(noContent)
 }
 
 func (a *Auth) handleMe(_ context.Context, _ *Request, c *Claims) *Response {

@@ -13,7 +13,8 @@ import (
 // the store-backed behaviour live in core_test with memstore).
 func testAuth(t testing.TB, mod func(*Config)) *Auth {
 	key, _ := NewHMACKey([]byte("token cache test secret, 32+ bytes long"))
-	cfg := Config{Store: aliveStore{}, AccessKeys: []Key{key}, RefreshSecret: []byte("token cache refresh secret, 32+ bytes")}
+	cfg := Config{Store: aliveStore{}, AccessKeys: []Key{key}, RefreshSecret: []byte("token cache refresh secret, 32+ bytes"),
+		RateLimits: RateLimits{Disabled: true}}
 	if mod != nil {
 		mod(&cfg)
 	}

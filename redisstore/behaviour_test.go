@@ -47,7 +47,7 @@ func TestKeyspaceAfterLifecycle(t *testing.T) {
 				secrets = append(secrets, p.AccessToken, p.RefreshToken, hex.EncodeToString(raw), base64.StdEncoding.EncodeToString(raw))
 				return p
 			}
-			if _, err := a.Register(c, "life@example.com", password); err != nil {
+			if _, err := a.Register(c, "life@example.com", password, core.Client{IP: "127.0.0.1"}); err != nil {
 				t.Fatal(err)
 			}
 			p1 := keep(must(a.Login(c, "life@example.com", password, core.Client{UserAgent: "ua", IP: "127.0.0.1"})))

@@ -52,8 +52,8 @@ const (
 // milliseconds). Until then the local tombstone answers.
 const tombstoneTTL = 10 * time.Second
 
-// Store is a core.Store on Redis, standalone, Sentinel or Cluster. It is safe
-// for concurrent use.
+// Store is a core.Store and core.Limiter on Redis, standalone, Sentinel or
+// Cluster. It is safe for concurrent use.
 type Store struct {
 	c        rueidis.Client
 	owned    bool // Close closes c
@@ -353,6 +353,8 @@ func wrap(err error) error {
 }
 
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+var errMalformed = errors.New("malformed script reply")
 
 // tombstones remembers sessions this process revoked (see tombstoneTTL).
 type tombstones struct {

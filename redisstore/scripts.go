@@ -138,4 +138,23 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `)
 
-var allScripts = []script{createScript, rotateScript, revokeScript, revokeUserScript, listScript, claimEmailScript, updateUserScript}
+// hitScript: KEYS counter. ARGV window ms. Counts one event; the first of a
+// window sets its expiry. Returns {count, ms left}.
+var hitScript = newScript(`
+local n = redis.call('INCR', KEYS[1])
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  left = tonumber(ARGV[1])
+end
+return {n, left}
+`)
+
+// undoScript: KEYS counter. Takes one event back, never below zero.
+var undoScript = newScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+`)
+
+var allScripts = []script{hitScript, undoScript, createScript, rotateScript, revokeScript, revokeUserScript, listScript, claimEmailScript, updateUserScript}

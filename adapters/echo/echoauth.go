@@ -176,6 +176,14 @@ func (rt *route) serve(c echo.Context) error {
 		ContentType: r.Header.Get(echo.HeaderContentType),
 		Client:      core.Client{UserAgent: r.UserAgent(), IP: c.RealIP()},
 		ID:          pathID(c),
+		Cookie: func(name string) string {
+			if ck, err := c.Cookie(name); err == nil {
+				return ck.Value
+			}
+			return ""
+		},
+		Header: r.Header.Get,
+		Host:   r.Host,
 	}
 	req.Body, req.BodyTooLarge = core.ReadBody(r.Body, r.ContentLength, rt.cfg.bodyLimit)
 	// A failed write means the client is gone: nothing is left to answer,
@@ -235,8 +243,12 @@ func fail(c echo.Context, err error) error {
 func Write(c echo.Context, r *core.Response) error {
 	w := c.Response()
 	h := w.Header()
-	for _, kv := range r.Header {
-		h.Set(kv.Key, kv.Value)
+	for i, kv := range r.Header {
+		if i > 0 && r.Header[i-1].Key == kv.Key {
+			h.Add(kv.Key, kv.Value) // repeated headers (Set-Cookie) are adjacent
+		} else {
+			h.Set(kv.Key, kv.Value)
+		}
 	}
 	w.WriteHeader(r.Status)
 	if r.Body == nil {

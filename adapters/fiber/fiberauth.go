@@ -141,6 +141,9 @@ func (cfg *config) route(rt core.Route) fiber.Handler {
 			ContentType: c.Get(fiber.HeaderContentType),
 			Client:      core.Client{UserAgent: c.Get(fiber.HeaderUserAgent), IP: c.IP()},
 			ID:          c.Params("id"),
+			Cookie:      func(name string) string { return c.Cookies(name) },
+			Header:      func(name string) string { return c.Get(name) },
+			Host:        string(c.Request().Host()),
 		}
 		req.Body, req.BodyTooLarge = readBody(c, cfg.bodyLimit)
 		return Write(c, rt.Handle(c.UserContext(), &req))
@@ -229,7 +232,7 @@ func fail(c *fiber.Ctx, err error) error {
 // a body gets no Content-Type either.
 func Write(c *fiber.Ctx, r *core.Response) error {
 	for _, kv := range r.Header {
-		c.Set(kv.Key, kv.Value)
+		c.Set(kv.Key, kv.Value) // fasthttp keeps Set-Cookie per cookie name: several cookies survive Set
 	}
 	c.Status(r.Status)
 	if r.Body == nil {

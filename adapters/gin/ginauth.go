@@ -132,6 +132,9 @@ func (cfg *config) route(rt core.Route) gin.HandlerFunc {
 			ContentType: c.GetHeader("Content-Type"),
 			Client:      core.Client{UserAgent: c.Request.UserAgent(), IP: c.ClientIP()},
 			ID:          c.Param("id"),
+			Cookie:      func(name string) string { v, _ := c.Cookie(name); return v },
+			Header:      c.GetHeader,
+			Host:        c.Request.Host,
 		}
 		req.Body, req.BodyTooLarge = core.ReadBody(c.Request.Body, c.Request.ContentLength, cfg.bodyLimit)
 		Write(c, rt.Handle(c.Request.Context(), &req))
@@ -175,8 +178,12 @@ func fail(c *gin.Context, err error) {
 // (core.ErrorResponse, Auth.JWKSResponse).
 func Write(c *gin.Context, r *core.Response) {
 	h := c.Writer.Header()
-	for _, kv := range r.Header {
-		h.Set(kv.Key, kv.Value)
+	for i, kv := range r.Header {
+		if i > 0 && r.Header[i-1].Key == kv.Key {
+			h.Add(kv.Key, kv.Value) // repeated headers (Set-Cookie) are adjacent
+		} else {
+			h.Set(kv.Key, kv.Value)
+		}
 	}
 	c.Writer.WriteHeader(r.Status)
 	if r.Body != nil {

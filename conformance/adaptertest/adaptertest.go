@@ -83,7 +83,8 @@ var (
 const Grace = 300 * time.Millisecond
 
 // NewAuth builds the Auth the suite serves: HS256, the given stores, a
-// permission map for the RBAC routes and a short reuse grace.
+// permission map for the RBAC routes, a short reuse grace and high rate
+// limits.
 func NewAuth(t testing.TB, s core.Store, u core.UserStore, mod func(*core.Config)) *core.Auth {
 	t.Helper()
 	key, err := core.NewHMACKey(accessSecret)
@@ -94,6 +95,13 @@ func NewAuth(t testing.TB, s core.Store, u core.UserStore, mod func(*core.Config
 		Store: s, Users: u, AccessKeys: []core.Key{key}, RefreshSecret: refreshSecret,
 		ReuseGrace:  Grace,
 		Permissions: map[string][]string{"analyst": {"reports:read"}},
+		// Every request of the suite comes from one loopback IP: limits high
+		// enough not to get in the way; RateLimits tests its own.
+		RateLimits: core.RateLimits{
+			LoginPerAccount: core.Limit{Max: 1000, Window: time.Minute},
+			LoginPerIP:      core.Limit{Max: 10000, Window: time.Minute},
+			RegisterPerIP:   core.Limit{Max: 10000, Window: time.Minute},
+		},
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -46,6 +46,8 @@ func Run(t *testing.T, h Harness) {
 		{"BadInputCatalog", testBadInputCatalog},
 		{"StoreUnavailable", testStoreUnavailable},
 		{"Flow", testFlow},
+		{"CookieMode", testCookieMode},
+		{"RateLimits", testRateLimits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

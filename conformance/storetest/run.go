@@ -38,6 +38,7 @@ func Run(t *testing.T, h Harness) {
 		{"IdleExpiry", testIdleExpiry},
 		{"AbsoluteExpiry", testAbsoluteExpiry},
 		{"RevocationReachesPeer", testRevocationReachesPeer},
+		{"Limiter", testLimiter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

@@ -10,9 +10,10 @@ import (
 	"github.com/authenik8/authenik8-go/core"
 )
 
-// Store is a core.Store in memory. It is safe for concurrent use; one mutex
-// makes every method atomic. Expired sessions are invisible at once and
-// swept out periodically.
+// Store is a core.Store and core.Limiter in memory. It is safe for
+// concurrent use; one mutex makes every session method atomic, another the
+// rate-limit counters. Expired sessions and windows are invisible at once
+// and swept out periodically.
 type Store struct {
 	now func() time.Time
 
@@ -20,6 +21,10 @@ type Store struct {
 	sessions map[string]*entry              // by session id
 	byUser   map[string]map[string]struct{} // user id → session ids
 	writes   int                            // since the last sweep
+
+	limitMu    sync.Mutex
+	counters   map[string]*counter // core.Limiter windows
+	newWindows int                 // since the last sweep
 }
 
 type entry struct {
