@@ -332,16 +332,33 @@ func (s *Store) ListSessions(ctx context.Context, userID string) ([]core.Session
 	return out, nil
 }
 
-// Ping implements core.Store: every node must answer.
+// Ping implements core.Store: some node answers and, on a cluster, reports
+// the cluster healthy (every slot served). A dead node that the cluster has
+// failed over does not make the store unready; a cluster missing a master
+// does.
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
+	var last error
 	for _, node := range s.c.Nodes() {
-		if err := node.Do(ctx, node.B().Ping().Build()).Error(); err != nil {
-			return wrap(err)
+		if last = node.Do(ctx, node.B().Ping().Build()).Error(); last != nil {
+			continue
+		}
+		if s.c.Mode() != rueidis.ClientModeCluster {
+			return nil
+		}
+		info, err := node.Do(ctx, node.B().ClusterInfo().Build()).ToString()
+		if err == nil && !strings.Contains(info, "cluster_state:ok") {
+			err = errors.New("cluster_state is not ok")
+		}
+		if last = err; last == nil {
+			return nil
 		}
 	}
-	return nil
+	if last == nil {
+		last = errors.New("no Redis node known")
+	}
+	return wrap(last)
 }
 
 // wrap makes every failure to get an answer match core.ErrStoreUnavailable.

@@ -133,6 +133,63 @@ func startCluster(masters, replicas int, args ...string) (*Cluster, error) {
 	return c, nil
 }
 
+// WaitReplicated waits until every replica has caught up with its master's
+// replication offset as it was when called: every write acknowledged before
+// the call is then on a replica.
+func (c *Cluster) WaitReplicated(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, m := range c.Masters() {
+		info, err := Command(m.Addr, "INFO", "replication")
+		if err != nil {
+			return err
+		}
+		target := field(info, "master_repl_offset")
+		for {
+			info, err = Command(m.Addr, "INFO", "replication")
+			if err != nil {
+				return err
+			}
+			if replicasAt(info) >= target {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("replicas of %s not at offset %d after %v", m.Addr, target, timeout)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// field reads an integer "name:value" line of an INFO reply.
+func field(info, name string) int64 {
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return -1
+}
+
+// replicasAt returns the lowest offset among a master's replicas (slaveN:
+// lines), or -1 without replicas.
+func replicasAt(info string) int64 {
+	low := int64(-1)
+	for _, line := range strings.Split(info, "\r\n") {
+		if !strings.HasPrefix(line, "slave") || !strings.Contains(line, "offset=") {
+			continue
+		}
+		_, rest, _ := strings.Cut(line, "offset=")
+		v, _, _ := strings.Cut(rest, ",")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if low < 0 || n < low {
+			low = n
+		}
+	}
+	return low
+}
+
 func (c *Cluster) waitReplicas(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for _, n := range c.Nodes {

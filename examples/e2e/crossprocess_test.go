@@ -17,9 +17,13 @@ import (
 // sharedEnv starts the three examples on one dedicated Redis with one
 // configuration, as three processes of one service.
 func sharedEnv(t *testing.T, extra ...string) []*server {
-	redis := redistest.Start(t)
+	return sharedEnvOn(t, redistest.Start(t).URL(), extra...)
+}
+
+// sharedEnvOn is sharedEnv on the Redis at url (a cluster URL too).
+func sharedEnvOn(t *testing.T, url string, extra ...string) []*server {
 	env := append([]string{
-		"REDIS_URL=" + redis.URL(),
+		"REDIS_URL=" + url,
 		"JWT_SECRET=cross-process access secret, 32+ bytes",
 		"REFRESH_SECRET=cross-process refresh secret, 32+ bytes",
 	}, extra...)
@@ -165,4 +169,54 @@ func TestBadConfiguration(t *testing.T) {
 			t.Fatalf("%s with a short JWT_SECRET: %v\n%s", fw, err, out)
 		}
 	}
+}
+
+// TestRateLimitsAcrossProcesses: the (N+1)th attempt in a window gets 429
+// with Retry-After, per account and per IP, whichever process it reaches;
+// a spoofed X-Forwarded-For does not buy a fresh IP allowance; the limits
+// lift after the window.
+func TestRateLimitsAcrossProcesses(t *testing.T) {
+	const window = 2 * time.Second
+	servers := sharedEnv(t, "RATE_LIMITS=login_account=3/2s,login_ip=5/2s,register_ip=3/2s")
+	login := func(s *server, email, password string, spoof string) answer {
+		req := `{"email":"` + email + `","password":"` + password + `"}`
+		if spoof == "" {
+			return postJSON(t, s.url+"/auth/login", "", req)
+		}
+		return callWith(t, "POST", s.url+"/auth/login", req, "X-Forwarded-For", spoof)
+	}
+	want := func(what string, a answer, status int) {
+		t.Helper()
+		if a.Status != status {
+			t.Fatalf("%s: %+v, want %d", what, a, status)
+		}
+		if status == 429 && (a.Header["Retry-After"] == "" || !strings.Contains(a.Body, "rate_limited")) {
+			t.Fatalf("%s: 429 without Retry-After or code: %+v", what, a)
+		}
+	}
+	registerOn(t, servers[0], "acct@example.com") // registration 1 of 3
+
+	// Per account: three failures spread over two processes, the fourth
+	// attempt — right password, third process — is refused.
+	for i := range 3 {
+		want("failure", login(servers[i%2], "acct@example.com", "wrong password", ""), 401)
+	}
+	want("4th attempt on the account", login(servers[2], "acct@example.com", "correct horse battery", ""), 429)
+
+	// Per IP: two more failures (5 in all from 127.0.0.1) on other accounts,
+	// then anything from this IP is refused — a spoofed X-Forwarded-For
+	// changes nothing, as no proxy is trusted.
+	want("failure 4 from the IP", login(servers[1], "x@example.com", "wrong password", ""), 401)
+	want("failure 5 from the IP", login(servers[2], "y@example.com", "wrong password", ""), 401)
+	want("6th attempt from the IP", login(servers[0], "z@example.com", "wrong password", ""), 429)
+	want("6th attempt with a spoofed X-Forwarded-For", login(servers[1], "z@example.com", "wrong password", "198.51.100.77"), 429)
+
+	// Per IP registrations: two more, then refused.
+	registerOn(t, servers[1], "r2@example.com")
+	registerOn(t, servers[2], "r3@example.com")
+	want("4th registration from the IP", postJSON(t, servers[0].url+"/auth/register", "", `{"email":"r4@example.com","password":"correct horse battery"}`), 429)
+
+	time.Sleep(window + 300*time.Millisecond)
+	want("login after the window", login(servers[2], "acct@example.com", "correct horse battery", ""), 200)
+	want("registration after the window", postJSON(t, servers[0].url+"/auth/register", "", `{"email":"r4@example.com","password":"correct horse battery"}`), 201)
 }

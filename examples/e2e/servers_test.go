@@ -165,9 +165,15 @@ func call(t *testing.T, method, url, token, contentType, body string) answer {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return exchange(t, req)
+}
+
+// exchange sends req and keeps what the frameworks must agree on. It
+// reports with t.Errorf: it runs on other goroutines too.
+func exchange(t *testing.T, req *http.Request) answer {
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Errorf("%s %s: %v", method, url, err) // Errorf: call runs on other goroutines too
+		t.Errorf("%s %s: %v", req.Method, req.URL, err)
 		return answer{}
 	}
 	defer resp.Body.Close()
@@ -181,4 +187,16 @@ func call(t *testing.T, method, url, token, contentType, body string) answer {
 
 func postJSON(t *testing.T, url, token, body string) answer {
 	return call(t, "POST", url, token, "application/json", body)
+}
+
+// callWith sends a JSON POST with one extra header.
+func callWith(t *testing.T, method, url, body, key, value string) answer {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(key, value)
+	return exchange(t, req)
 }

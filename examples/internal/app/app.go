@@ -13,6 +13,8 @@
 //	REFRESH_SECRET       the refresh-token MAC key, ≥ 32 bytes (unset: random per start)
 //	SEED_ADMIN_EMAIL     with SEED_ADMIN_PASSWORD: an admin created at start
 //	SEED_ADMIN_PASSWORD  (an existing account is left unchanged, never promoted)
+//	RATE_LIMITS          e.g. "login_account=10/15m,login_ip=100/15m,register_ip=20/1h"
+//	                     (those are the defaults; "off" disables them)
 package app
 
 import (
@@ -26,6 +28,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -82,7 +86,13 @@ func FromEnv(getenv func(string) string, log *slog.Logger) (*App, error) {
 		log.Warn("store: in memory (set REDIS_URL=redis://… to share sessions between processes and keep them across restarts)")
 	}
 
+	limits, err := parseRateLimits(getenv("RATE_LIMITS"))
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
 	a, err := core.New(core.Config{
+		RateLimits:    limits,
 		Store:         store,
 		Users:         users,
 		AccessKeys:    []core.Key{key},
@@ -150,6 +160,39 @@ func seedAdmin(getenv func(string) string, log *slog.Logger, users core.UserRegi
 	}
 	log.Info("seed admin: created", "email", email)
 	return nil
+}
+
+// parseRateLimits reads RATE_LIMITS: comma-separated name=max/window, names
+// login_account, login_ip, register_ip; unnamed limits keep their default.
+func parseRateLimits(spec string) (core.RateLimits, error) {
+	var r core.RateLimits
+	if spec == "" {
+		return r, nil
+	}
+	if spec == "off" {
+		r.Disabled = true
+		return r, nil
+	}
+	for _, part := range strings.Split(spec, ",") {
+		name, val, ok1 := strings.Cut(strings.TrimSpace(part), "=")
+		maxs, window, ok2 := strings.Cut(val, "/")
+		n, err1 := strconv.Atoi(maxs)
+		d, err2 := time.ParseDuration(window)
+		var l *core.Limit
+		switch name {
+		case "login_account":
+			l = &r.LoginPerAccount
+		case "login_ip":
+			l = &r.LoginPerIP
+		case "register_ip":
+			l = &r.RegisterPerIP
+		}
+		if !ok1 || !ok2 || err1 != nil || err2 != nil || n <= 0 || d <= 0 || l == nil {
+			return r, fmt.Errorf("RATE_LIMITS: %q is not name=max/window (names: login_account, login_ip, register_ip; e.g. login_ip=100/15m)", part)
+		}
+		*l = core.Limit{Max: n, Window: d}
+	}
+	return r, nil
 }
 
 func redactURL(raw string) string {
