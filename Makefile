@@ -5,7 +5,7 @@ GO      ?= go
 MODULES := $(shell $(GO) list -m -f '{{.Dir}}' | sed "s|^$(CURDIR)/||" | sort)
 TESTFLAGS ?= -count=1 -timeout 30m
 
-.PHONY: test vet test-gowork-off tidy-check check bench modules
+.PHONY: test vet test-gowork-off tidy-check check bench fuzz modules
 
 test:
 	@set -e; for m in $(MODULES); do \
@@ -33,6 +33,18 @@ tidy-check:
 	done
 
 check: test vet test-gowork-off tidy-check
+
+# Coverage-guided fuzzing of core, each target for FUZZTIME (CI: 3 x 30 s).
+# A failing input lands in core/testdata/fuzz/<target>/; committed, it
+# becomes a regression case of `make test`.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := FuzzVerify FuzzRefreshToken FuzzRoutes
+
+fuzz:
+	@set -e; for f in $(FUZZ_TARGETS); do \
+		echo "== go test -fuzz $$f ($(FUZZTIME))"; \
+		(cd core && $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s .); \
+	done
 
 # Throughput side by side with peers, on loopback (needs wrk); writes
 # bench/results/results.json and chart.svg. About six minutes.

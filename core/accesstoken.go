@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -71,6 +72,11 @@ func (a *Auth) parseAccess(token string) (*Claims, error) {
 	// tolerate stray whitespace.
 	if strings.Count(token, ".") != 2 || strings.IndexFunc(token, notBase64URL) >= 0 {
 		return nil, fmt.Errorf("%w: not a compact JWS", ErrInvalidToken)
+	}
+	// One spelling per signature: jwx ignores the spare bits of the last
+	// character.
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(token[strings.LastIndexByte(token, '.')+1:]); err != nil {
+		return nil, fmt.Errorf("%w: signature is not canonical base64url", ErrInvalidToken)
 	}
 	tok, err := jwt.ParseString(token,
 		jwt.WithKeyProvider(a.keys),

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // This file is the HTTP contract of SPEC §6 without an HTTP library: route
@@ -339,6 +340,12 @@ func decodeJSON(r *Request, dst any) error {
 	}
 	if mt, _, err := mime.ParseMediaType(r.ContentType); err != nil || mt != "application/json" {
 		return ErrInvalidRequest.WithDescription("Content-Type must be application/json")
+	}
+	if b := bytes.TrimLeft(r.Body, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		return ErrInvalidRequest.WithDescription("the body must be a JSON object")
+	}
+	if !utf8.Valid(r.Body) {
+		return ErrInvalidRequest.WithDescription("the body must be UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(r.Body))
 	if err := dec.Decode(dst); err != nil {

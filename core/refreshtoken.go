@@ -56,10 +56,12 @@ var errBadRefresh = errors.New("malformed or forged refresh token")
 
 // parse checks form and MAC. It touches no session state.
 func (c refreshCodec) parse(token string) (refreshToken, error) {
-	if len(token) > MaxTokenBytes {
+	// Strict: one spelling per token. The decoder would skip \r and \n and
+	// ignore the spare bits of the last character.
+	if len(token) > MaxTokenBytes || strings.ContainsAny(token, "\r\n") {
 		return refreshToken{}, errBadRefresh
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) < refreshHeader+refreshMAC+1 || raw[0] != refreshVersion {
 		return refreshToken{}, errBadRefresh
 	}

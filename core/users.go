@@ -61,7 +61,7 @@ func NormalizeEmail(email string) string {
 func CheckEmail(email string) error {
 	at := strings.IndexByte(email, '@')
 	if len(email) > maxEmailBytes || at < 1 || strings.Count(email, "@") != 1 || !utf8.ValidString(email) ||
-		strings.IndexFunc(email, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 ||
+		strings.IndexFunc(email, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 ||
 		!strings.Contains(email[at+1:], ".") || strings.HasSuffix(email, ".") {
 		return ErrInvalidRequest.WithDescription("email must be a valid address")
 	}

@@ -616,6 +616,27 @@ func (s *flakyStore) Ping(ctx context.Context) error {
 	return s.Store.Ping(ctx)
 }
 
+// The limiter follows the switch too: login and registration count
+// attempts in the store first.
+func (s *flakyStore) Hit(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
+	if err := s.down.err(); err != nil {
+		return 0, 0, err
+	}
+	return s.Store.(core.Limiter).Hit(ctx, key, window)
+}
+func (s *flakyStore) Undo(ctx context.Context, key string) error {
+	if err := s.down.err(); err != nil {
+		return err
+	}
+	return s.Store.(core.Limiter).Undo(ctx, key)
+}
+func (s *flakyStore) Reset(ctx context.Context, key string) error {
+	if err := s.down.err(); err != nil {
+		return err
+	}
+	return s.Store.(core.Limiter).Reset(ctx, key)
+}
+
 type flakyUsers struct {
 	core.UserStore
 	down *failSwitch
