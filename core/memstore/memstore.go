@@ -165,14 +165,6 @@ func (s *Store) ListSessions(_ context.Context, userID string) ([]core.Session, 
 // Ping implements core.Store; memory always answers.
 func (s *Store) Ping(context.Context) error { return nil }
 
-// Len returns the number of stored sessions, expired ones not yet swept
-// included.
-func (s *Store) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.sessions)
-}
-
 func (s *Store) liveLocked(id string, now time.Time) *entry {
 	e := s.sessions[id]
 	if e == nil || !now.Before(e.ExpiresAt) {
