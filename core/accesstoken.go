@@ -120,7 +120,7 @@ func (a *Auth) parseAccess(token string) (*Claims, error) {
 	}
 	// The session id names its user: a token whose sid belongs to someone
 	// else was not minted here.
-	if uid, ok := sessionUser(c.SessionID); !ok || uid != c.Subject {
+	if uid, ok := SessionUser(c.SessionID); !ok || uid != c.Subject {
 		return nil, fmt.Errorf("%w: sid does not match sub", ErrInvalidToken)
 	}
 	return c, nil

@@ -273,7 +273,7 @@ func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
 // Logout ends one session: its refresh token and access tokens stop working.
 // Ending a session that already ended is not an error.
 func (a *Auth) Logout(ctx context.Context, sessionID string) error {
-	uid, ok := sessionUser(sessionID)
+	uid, ok := SessionUser(sessionID)
 	if !ok {
 		return ErrNotFound
 	}
@@ -309,7 +309,7 @@ func (a *Auth) LogoutAll(ctx context.Context, userID string) (int, error) {
 // admin. Any other case — unknown id, someone else's session — is ErrNotFound,
 // so the answer never tells which.
 func (a *Auth) RevokeSession(ctx context.Context, actor *Claims, sessionID string) error {
-	uid, ok := sessionUser(sessionID)
+	uid, ok := SessionUser(sessionID)
 	if !ok || actor == nil || (uid != actor.Subject && !actor.IsAdmin()) {
 		return ErrNotFound
 	}

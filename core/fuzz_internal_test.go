@@ -136,7 +136,7 @@ func checkRefreshParse(t *testing.T, token string) {
 	if rt.hash != hashToken(raw) {
 		t.Fatalf("parse(%q): hash %s, want %s", token, rt.hash, hashToken(raw))
 	}
-	uid, ok := sessionUser(rt.sessionID)
+	uid, ok := SessionUser(rt.sessionID)
 	if !ok || uid != rt.userID || !ValidUserID(uid) || string(raw[refreshHeader:len(raw)-refreshMAC]) != rt.sessionID {
 		t.Fatalf("parse(%q): session %q of user %q", token, rt.sessionID, rt.userID)
 	}

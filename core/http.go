@@ -105,26 +105,9 @@ func FromHeader(name string) TokenSource { return TokenSource{From: "header", Na
 func FromCookie(name string) TokenSource { return TokenSource{From: "cookie", Name: name} }
 func FromQuery(name string) TokenSource  { return TokenSource{From: "query", Name: name} }
 
-// DefaultTokenLookup reads "Authorization: Bearer <token>".
-const DefaultTokenLookup = "header:Authorization"
-
-// ParseTokenLookup parses a token lookup such as
-// "header:Authorization,cookie:access_token": sources tried in order, the
-// first non-empty one wins. "" means DefaultTokenLookup.
-func ParseTokenLookup(spec string) ([]TokenSource, error) {
-	if spec == "" {
-		spec = DefaultTokenLookup
-	}
-	var out []TokenSource
-	for _, part := range strings.Split(spec, ",") {
-		from, name, ok := strings.Cut(strings.TrimSpace(part), ":")
-		if !ok || name == "" || (from != "header" && from != "cookie" && from != "query") {
-			return nil, errors.New(`authenik8: token lookup "` + part + `" is not header:<name>, cookie:<name> or query:<name>`)
-		}
-		out = append(out, TokenSource{From: from, Name: name})
-	}
-	return out, nil
-}
+// DefaultTokenLookup is where the adapters look for the access token when
+// not told otherwise: the Authorization header's Bearer token.
+func DefaultTokenLookup() []TokenSource { return []TokenSource{FromHeader("Authorization")} }
 
 // Token turns the raw value read from the source into a token: the
 // Authorization header must use the Bearer scheme; other headers may carry

@@ -74,7 +74,7 @@ func (c refreshCodec) parse(token string) (refreshToken, error) {
 		return refreshToken{}, errBadRefresh
 	}
 	sid := string(body[refreshHeader:])
-	uid, valid := sessionUser(sid)
+	uid, valid := SessionUser(sid)
 	if !valid {
 		return refreshToken{}, errBadRefresh
 	}
@@ -107,8 +107,9 @@ func NewSessionID(userID string) string {
 	return userID + "." + randomString(16)
 }
 
-// sessionUser returns the user id a session id names.
-func sessionUser(sid string) (string, bool) {
+// SessionUser returns the user id embedded in a session id, or false when
+// the id is not well formed.
+func SessionUser(sid string) (string, bool) {
 	i := strings.LastIndexByte(sid, '.')
 	if i <= 0 || len(sid)-i-1 != base64.RawURLEncoding.EncodedLen(16) {
 		return "", false
@@ -116,10 +117,6 @@ func sessionUser(sid string) (string, bool) {
 	uid := sid[:i]
 	return uid, ValidUserID(uid)
 }
-
-// SessionUser returns the user id embedded in a session id, or false when the
-// id is not well formed.
-func SessionUser(sessionID string) (string, bool) { return sessionUser(sessionID) }
 
 // MaxUserIDBytes bounds user ids.
 const MaxUserIDBytes = 128

@@ -51,7 +51,7 @@ func newConfig(opts []Option) *config {
 		o(c)
 	}
 	if len(c.lookup) == 0 {
-		c.lookup = []core.TokenSource{core.FromHeader("Authorization")}
+		c.lookup = core.DefaultTokenLookup()
 	} else {
 		// A copy, with header names canonical once here rather than by
 		// Header.Get on every request.

@@ -46,7 +46,7 @@ func newConfig(opts []Option) *config {
 		o(c)
 	}
 	if len(c.lookup) == 0 {
-		c.lookup = []core.TokenSource{core.FromHeader("Authorization")}
+		c.lookup = core.DefaultTokenLookup()
 	}
 	return c
 }
