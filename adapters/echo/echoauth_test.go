@@ -3,7 +3,6 @@ package echoauth_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -61,22 +60,13 @@ func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
 	api.GET("/perm", ok, auth, echoauth.RequirePermission("reports:read"))
 	api.GET("/unguarded", ok, echoauth.RequireAdmin())
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + l.Addr().String()
+	return adaptertest.ServeHTTP(t, e)
 }
 
 func TestMemstore(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{
-		Serve: serve,
-		Stores: func(testing.TB) (core.Store, core.UserStore) {
-			return memstore.New(), memstore.NewUsers(storetest.FastHasher)
-		},
+		Serve:  serve,
+		Stores: adaptertest.MemoryStores,
 	})
 }
 

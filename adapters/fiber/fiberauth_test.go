@@ -92,10 +92,8 @@ func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
 
 func TestMemstore(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{
-		Serve: serve,
-		Stores: func(testing.TB) (core.Store, core.UserStore) {
-			return memstore.New(), memstore.NewUsers(storetest.FastHasher)
-		},
+		Serve:  serve,
+		Stores: adaptertest.MemoryStores,
 	})
 }
 

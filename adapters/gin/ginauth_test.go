@@ -1,8 +1,6 @@
 package ginauth_test
 
 import (
-	"net"
-	"net/http"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"github.com/authenik8/authenik8-go/conformance/redistest"
 	"github.com/authenik8/authenik8-go/conformance/storetest"
 	"github.com/authenik8/authenik8-go/core"
-	"github.com/authenik8/authenik8-go/core/memstore"
 	"github.com/authenik8/authenik8-go/redisstore"
 )
 
@@ -51,22 +48,13 @@ func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
 	authed.GET("/all", ginauth.RequireAll("user", "editor"), ok)
 	authed.GET("/perm", ginauth.RequirePermission("reports:read"), ok)
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + l.Addr().String()
+	return adaptertest.ServeHTTP(t, r)
 }
 
 func TestMemstore(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{
-		Serve: serve,
-		Stores: func(testing.TB) (core.Store, core.UserStore) {
-			return memstore.New(), memstore.NewUsers(storetest.FastHasher)
-		},
+		Serve:  serve,
+		Stores: adaptertest.MemoryStores,
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"github.com/authenik8/authenik8-go/core"
+	"github.com/authenik8/authenik8-go/core/memstore"
 )
 
 // Harness tells the suite how to run an adapter.
@@ -297,3 +299,24 @@ func (e *env) withRoles(email string, roles ...string) tokens {
 }
 
 func query(k, v string) string { return "?" + url.Values{k: {v}}.Encode() }
+
+// MemoryStores is a Harness.Stores on the in-memory stores, with cheap
+// password hashing.
+func MemoryStores(testing.TB) (core.Store, core.UserStore) {
+	return memstore.New(), memstore.NewUsers(fastHasher)
+}
+
+var fastHasher = &core.PasswordHasher{Params: core.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}}
+
+// ServeHTTP serves h on a loopback listener until t's cleanup and returns
+// its base URL: Serve for net/http-based frameworks (Gin, Echo).
+func ServeHTTP(t testing.TB, h http.Handler) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String()
+}
