@@ -306,3 +306,26 @@ func TestReadBody(t *testing.T) {
 		t.Error("nil body")
 	}
 }
+
+// TestIssuerAndAudience: iss and aud are configurable, and a token issued for
+// another issuer or audience is refused.
+func TestIssuerAndAudience(t *testing.T) {
+	store := memstore.New()
+	mk := func(iss, aud string) *core.Auth {
+		return newAuth(t, func(c *core.Config) { c.Store = store; c.Issuer = iss; c.Audience = aud })
+	}
+	a := mk("https://auth.example.com", "orders-api")
+	p := issue(t, a)
+	_, claims := parts(t, p.AccessToken)
+	if claims["iss"] != "https://auth.example.com" || fmt.Sprint(claims["aud"]) != "[orders-api]" {
+		t.Fatalf("claims %v", claims)
+	}
+	if _, err := a.Verify(context.Background(), p.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range []*core.Auth{mk("https://auth.example.com", "billing-api"), mk("https://other.example.com", "orders-api")} {
+		if _, err := other.Verify(context.Background(), p.AccessToken); !errors.Is(err, core.ErrInvalidToken) {
+			t.Fatalf("another issuer or audience accepted the token: %v", err)
+		}
+	}
+}

@@ -243,6 +243,7 @@ func errorRows(t *testing.T, base, tag, expired string, storeDown func()) map[st
 	access3, _ := login("a")
 	storeDown()
 	out["readyz store down 503"] = call(t, "GET", base+"/readyz", "", "", "")
+	out["healthz store down 200"] = call(t, "GET", base+"/healthz", "", "", "") // no I/O
 	out["profile store down 503"] = call(t, "GET", base+"/api/profile", access3, "", "")
 	out["login store down 503"] = postJSON(t, base+"/auth/login", "", email("a"))
 	return out
