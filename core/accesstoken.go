@@ -73,10 +73,14 @@ func (a *Auth) parseAccess(token string) (*Claims, error) {
 	if strings.Count(token, ".") != 2 || strings.IndexFunc(token, notBase64URL) >= 0 {
 		return nil, fmt.Errorf("%w: not a compact JWS", ErrInvalidToken)
 	}
-	// One spelling per signature: jwx ignores the spare bits of the last
-	// character.
-	if _, err := base64.RawURLEncoding.Strict().DecodeString(token[strings.LastIndexByte(token, '.')+1:]); err != nil {
-		return nil, fmt.Errorf("%w: signature is not canonical base64url", ErrInvalidToken)
+	// One spelling per token: jwx ignores the spare bits of each segment's
+	// last character, and it verifies the header and payload it decoded
+	// (re-encoded), not the text it was given, so "…fQ" and "…fX" would both
+	// pass as the same signed token.
+	for seg := range strings.SplitSeq(token, ".") {
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(seg); err != nil {
+			return nil, fmt.Errorf("%w: not canonical base64url", ErrInvalidToken)
+		}
 	}
 	tok, err := jwt.ParseString(token,
 		jwt.WithKeyProvider(a.keys),

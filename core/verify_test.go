@@ -209,6 +209,54 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
+// TestVerifyRejectsSpareBits: a base64url segment whose length leaves spare
+// bits in its last character has many spellings that decode alike. Only the
+// canonical one (spare bits zero) verifies, for the header, the payload and
+// the signature alike: jwx verifies what it decoded, so without the check a
+// second spelling of a genuine token would pass, and miss the token cache.
+func TestVerifyRejectsSpareBits(t *testing.T) {
+	a := newAuth(t, nil)
+	ctx := context.Background()
+	header, claims := parts(t, issue(t, a, "user").AccessToken)
+	for i, name := range []string{"header", "payload", "signature"} {
+		t.Run(name, func(t *testing.T) {
+			// Pad the segment under test until its length leaves spare bits.
+			var token string
+			for pad := 0; ; pad++ {
+				h, c := clone(header), clone(claims)
+				if i == 0 {
+					h["x"] = strings.Repeat("y", pad)
+				} else {
+					c["x"] = strings.Repeat("y", pad)
+				}
+				token = hs256(t, h, c, accessSecret)
+				if len(strings.Split(token, ".")[i])%4 != 0 {
+					break
+				}
+			}
+			if _, err := a.Verify(ctx, token); err != nil {
+				t.Fatalf("control: the canonical token fails: %v", err)
+			}
+			seg := strings.Split(token, ".")
+			seg[i] = setSpareBit(seg[i])
+			if _, err := base64.RawURLEncoding.DecodeString(seg[i]); err != nil {
+				t.Fatalf("the altered %s no longer decodes leniently: %v", name, err)
+			}
+			if c, err := a.Verify(ctx, strings.Join(seg, ".")); !errors.Is(err, core.ErrInvalidToken) || c != nil {
+				t.Fatalf("Verify with a spare bit set in the %s: %v, %v; want invalid_token", name, c, err)
+			}
+		})
+	}
+}
+
+// setSpareBit sets the lowest spare bit of seg's last character, which a
+// lenient decoder ignores.
+func setSpareBit(seg string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	v := strings.IndexByte(alphabet, seg[len(seg)-1])
+	return seg[:len(seg)-1] + string(alphabet[v|1])
+}
+
 func flip(s string) string {
 	if s[0] == 'A' {
 		return "B" + s[1:]
