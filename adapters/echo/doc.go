@@ -17,11 +17,11 @@
 // WithErrorHandler to answer differently).
 //
 // The client IP recorded with a session and used for the per-IP login and
-// registration limits is c.RealIP(). Without an Echo.IPExtractor, Echo
-// takes it from X-Forwarded-For or X-Real-IP as sent by anyone: set
-// e.IPExtractor to echo.ExtractIPDirect() when no proxy is in front, or to
-// echo.ExtractIPFromXFFHeader / ExtractIPFromRealIPHeader with the proxies
-// you trust (echo.TrustIPRange), so that it cannot be spoofed.
+// registration limits is c.RealIP() as given by e.IPExtractor. Without an
+// IPExtractor, Echo's RealIP would believe X-Forwarded-For and X-Real-IP as
+// sent by anyone, so the adapter takes the connection's address instead.
+// Behind a proxy, set e.IPExtractor to echo.ExtractIPFromXFFHeader or
+// ExtractIPFromRealIPHeader with the proxies you trust (echo.TrustIPRange).
 //
 // Middleware given to e.Group runs for every path under the group's prefix,
 // unknown ones included (Echo registers a catch-all for them), so a group

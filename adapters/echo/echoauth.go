@@ -164,6 +164,17 @@ func Mount(r Router, a *core.Auth, opts ...Option) {
 	}
 }
 
+// clientIP is c.RealIP() when the application set an Echo.IPExtractor, and
+// the connection's address otherwise: without an extractor Echo believes
+// X-Forwarded-For and X-Real-IP from anyone, which would let any client
+// choose the IP that the per-IP login and registration limits count.
+func clientIP(c echo.Context) string {
+	if c.Echo().IPExtractor == nil {
+		return echo.ExtractIPDirect()(c.Request())
+	}
+	return c.RealIP()
+}
+
 type route struct {
 	cfg    *config
 	handle func(ctx context.Context, r *core.Request) *core.Response
@@ -174,7 +185,7 @@ func (rt *route) serve(c echo.Context) error {
 	req := core.Request{
 		Token:       rt.cfg.token(c),
 		ContentType: r.Header.Get(echo.HeaderContentType),
-		Client:      core.Client{UserAgent: r.UserAgent(), IP: c.RealIP()},
+		Client:      core.Client{UserAgent: r.UserAgent(), IP: clientIP(c)},
 		ID:          pathID(c),
 		Cookie: func(name string) string {
 			if ck, err := c.Cookie(name); err == nil {

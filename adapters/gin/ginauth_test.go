@@ -31,6 +31,9 @@ func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
 		opts = append(opts, ginauth.WithBodyLimit(cfg.BodyLimit))
 	}
 	r := gin.New()
+	if err := r.SetTrustedProxies(nil); err != nil {
+		t.Fatal(err)
+	}
 	ginauth.Mount(r.Group("/auth"), a, opts...)
 	profile := func(c *gin.Context) {
 		claims, _ := ginauth.Claims(c)

@@ -14,7 +14,9 @@
 //	GET /api/perm           Authenticate, RequirePermission("reports:read") → 200 OK
 //	GET /api/unguarded      RequireAdmin() without Authenticate → must refuse
 //
-// Authenticate and Optional take the ServerConfig's token lookup too.
+// Authenticate and Optional take the ServerConfig's token lookup too. The
+// server trusts no proxy: the client IP is the connection's, whatever
+// X-Forwarded-For or X-Real-IP say (for Gin, r.SetTrustedProxies(nil)).
 package adaptertest
 
 import (

@@ -275,7 +275,11 @@ func testSessions(t *testing.T, h Harness) {
 	e := newEnv(t, h, ServerConfig{}, nil)
 	e.register("list@example.com")
 	first := e.login("list@example.com")
-	r := e.do("POST", "/auth/login", header("User-Agent", "second-agent/2"), jsonBody(map[string]string{"email": "list@example.com", "password": password}))
+	// Forwarding headers from a peer that is no trusted proxy must not name
+	// the client: they would let anyone pick the IP the per-IP limits count.
+	r := e.do("POST", "/auth/login", header("User-Agent", "second-agent/2"),
+		header("X-Forwarded-For", "203.0.113.7"), header("X-Real-IP", "203.0.113.8"),
+		jsonBody(map[string]string{"email": "list@example.com", "password": password}))
 	second := decodeTokens(t, r)
 	r = e.do("GET", "/auth/sessions", bearer(second.AccessToken))
 	wantStatus(t, "sessions", r, 200)
