@@ -20,7 +20,9 @@
 // terminal it asks for what the flags leave out; --yes takes the defaults
 // (gin, memory, the directory name as module path). --tidy runs go mod tidy
 // in the new project; --replace points the authenik8 modules at a local
-// checkout of authenik8-go.
+// checkout of authenik8-go and starts go.sum with the checksums that the
+// checkout's modules recorded, so that tidy needs no checksum database for
+// them.
 //
 //	authenik8 secret [--raw] [--bytes n]
 //	authenik8 secret --jwks ed25519|p256

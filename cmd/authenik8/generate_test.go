@@ -35,6 +35,7 @@ func TestGenerated(t *testing.T) {
 		t.Fatal("the go command is needed: ", err)
 	}
 	root := repoRoot(t)
+	warmModuleCache(t, root)
 	env := goEnv()
 	for _, fw := range frameworks {
 		for _, store := range stores {
@@ -98,6 +99,29 @@ func testGenerated(t *testing.T, root string, env []string, framework, store str
 // goEnv is the environment of go commands run on generated projects:
 // offline and outside any workspace, and without the variables a generated
 // project reads.
+var warmed sync.Once
+
+// warmModuleCache fills the local module cache with every module that a
+// generated project's go mod tidy loads, by running go mod tidy -diff (which
+// writes nothing) in the checkout's modules with the configured GOPROXY. The
+// project is then built offline. Without this, a fresh machine's cache holds
+// only what building the workspace needed, not the modules that tidy loads
+// for the tests of dependencies (go-playground/assert, go-cmp, …). With no
+// module proxy reachable this is only logged: the offline steps then name
+// the missing module.
+func warmModuleCache(t *testing.T, root string) {
+	warmed.Do(func() {
+		for _, mod := range []string{"core", "redisstore", "adapters/gin", "adapters/echo", "adapters/fiber", "examples"} {
+			cmd := exec.Command("go", "mod", "tidy", "-diff")
+			cmd.Dir = filepath.Join(root, filepath.FromSlash(mod))
+			cmd.Env = append(os.Environ(), "GOWORK=off")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Logf("warming the module cache in %s: %v\n%s", mod, err, out)
+			}
+		}
+	})
+}
+
 func goEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {

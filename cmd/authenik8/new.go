@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -77,9 +78,10 @@ type project struct {
 var templateFS embed.FS
 
 // output maps each file of a project to its template, in writing order.
-// Files ending in .go are gofmt'ed after rendering.
-func (p *project) output() []struct{ file, tmpl string } {
-	return []struct{ file, tmpl string }{
+// Files ending in .go are gofmt'ed after rendering. go.sum, written only
+// with --replace, has no template: see checkoutSums.
+func (p *project) output() []outputFile {
+	files := []outputFile{
 		{"go.mod", "go.mod.tmpl"},
 		{"main.go", "main.go.tmpl"},
 		{"internal/server/config.go", "config.go.tmpl"},
@@ -92,7 +94,13 @@ func (p *project) output() []struct{ file, tmpl string } {
 		{"Makefile", "Makefile.tmpl"},
 		{"README.md", "README.md.tmpl"},
 	}
+	if p.Replace != "" {
+		files = append(files, outputFile{"go.sum", ""})
+	}
+	return files
 }
+
+type outputFile struct{ file, tmpl string }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"quote": modfile.AutoQuote, // a go.mod token, quoted when it must be
@@ -102,6 +110,14 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 func (p *project) render() (map[string][]byte, error) {
 	files := map[string][]byte{}
 	for _, o := range p.output() {
+		if o.file == "go.sum" {
+			sums, err := p.checkoutSums()
+			if err != nil {
+				return nil, err
+			}
+			files[o.file] = sums
+			continue
+		}
 		data := *p
 		if o.file == ".env.example" { // the same template, without the secrets
 			data.JWTSecret, data.RefreshSecret = "", ""
@@ -120,6 +136,35 @@ func (p *project) render() (map[string][]byte, error) {
 		files[o.file] = out
 	}
 	return files, nil
+}
+
+// checkoutSums is the go.sum of a --replace project: the checksums that the
+// checkout's modules recorded for their own dependencies (gin, rueidis, …),
+// which the go command verified when it resolved them. Without it, the
+// project's first go mod tidy asks the checksum database about each of them,
+// which fails offline; tidy drops the lines the project does not need. The
+// examples' sums cover what the templates use beyond the adapters, such as
+// Echo's middleware package.
+func (p *project) checkoutSums() ([]byte, error) {
+	seen := map[string]bool{}
+	var lines []string
+	for _, mod := range []string{"core", "redisstore", "adapters/" + p.Framework.Name, "examples"} {
+		b, err := os.ReadFile(filepath.Join(filepath.FromSlash(p.Replace), filepath.FromSlash(mod), "go.sum"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the sums only save lookups: tidy finds the rest online
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--replace: %w", err)
+		}
+		for line := range strings.Lines(string(b)) {
+			if line = strings.TrimSpace(line); line != "" && !seen[line] {
+				seen[line] = true
+				lines = append(lines, line)
+			}
+		}
+	}
+	slices.Sort(lines)
+	return []byte(strings.Join(lines, "\n") + "\n"), nil
 }
 
 // usageError is a problem with the command line: exit code 2.

@@ -121,6 +121,9 @@ func TestNewFiles(t *testing.T) {
 					}
 					return string(b)
 				}
+				if _, err := os.Stat(filepath.Join(dir, "go.sum")); err == nil {
+					t.Error("go.sum written without --replace: its sums would be the CLI's guess")
+				}
 
 				// go.mod: the module, the authenik8 modules at the CLI's
 				// version, the framework at the repository's version.
@@ -279,6 +282,25 @@ func TestNewReplace(t *testing.T) {
 			t.Errorf("replace %s => %q", m, got[modulePrefix+"/"+m])
 		}
 	}
+	// go.sum starts with the checkout's checksums: every line of the
+	// adapter's go.sum, sorted, none repeated.
+	sums, err := os.ReadFile(filepath.Join(dir, "go.sum"))
+	if err != nil {
+		t.Fatalf("--replace wrote no go.sum: %v", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(sums), "\n"), "\n")
+	if !slices.IsSorted(lines) || len(slices.Compact(slices.Clone(lines))) != len(lines) {
+		t.Error("go.sum is not sorted, or repeats lines")
+	}
+	adapterSums, err := os.ReadFile(filepath.Join(root, "adapters", "gin", "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(adapterSums)) {
+		if !slices.Contains(lines, strings.TrimSpace(line)) {
+			t.Errorf("go.sum lacks the checkout's %q", strings.TrimSpace(line))
+		}
+	}
 }
 
 // TestNewTidy runs go mod tidy in the new project (offline here, from the
@@ -287,6 +309,7 @@ func TestNewTidy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: no go command")
 	}
+	warmModuleCache(t, repoRoot(t))
 	t.Setenv("GOWORK", "off")
 	t.Setenv("GOPROXY", "off")
 	dir := filepath.Join(t.TempDir(), "svc")
