@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -73,14 +74,26 @@ func (a *Auth) parseAccess(token string) (*Claims, error) {
 	if strings.Count(token, ".") != 2 || strings.IndexFunc(token, notBase64URL) >= 0 {
 		return nil, fmt.Errorf("%w: not a compact JWS", ErrInvalidToken)
 	}
-	// One spelling per token: jwx ignores the spare bits of each segment's
-	// last character, and it verifies the header and payload it decoded
-	// (re-encoded), not the text it was given, so "…fQ" and "…fX" would both
-	// pass as the same signed token.
-	for seg := range strings.SplitSeq(token, ".") {
-		if _, err := base64.RawURLEncoding.Strict().DecodeString(seg); err != nil {
+	// One spelling per token. jwx verifies a signing input it rebuilds from
+	// what it decoded, not the text it was given: the payload re-encoded, and
+	// the header's JSON object re-encoded without whatever followed it. So it
+	// would take a second spelling of a genuine token: spare bits set in a
+	// segment's last character ("…fX" for "…fQ"), or bytes after the
+	// header's object ("…fX00", that is "}}4"). Canonical base64url and a
+	// header that is exactly one object make the text the signed input.
+	var header []byte
+	for i, seg := range strings.Split(token, ".") {
+		b, err := base64.RawURLEncoding.Strict().DecodeString(seg)
+		if err != nil {
 			return nil, fmt.Errorf("%w: not canonical base64url", ErrInvalidToken)
 		}
+		if i == 0 {
+			header = b
+		}
+	}
+	var obj json.RawMessage
+	if json.Unmarshal(header, &obj) != nil || len(obj) != len(header) || header[0] != '{' {
+		return nil, fmt.Errorf("%w: the header is not exactly one JSON object", ErrInvalidToken)
 	}
 	tok, err := jwt.ParseString(token,
 		jwt.WithKeyProvider(a.keys),

@@ -249,6 +249,44 @@ func TestVerifyRejectsSpareBits(t *testing.T) {
 	}
 }
 
+// TestVerifyRejectsHeaderPadding: jwx signs and verifies the header's JSON
+// object, and its decoder stops at the object's end, so bytes around the
+// object would make a second spelling of a genuine token, signature
+// untouched. Each must be refused.
+func TestVerifyRejectsHeaderPadding(t *testing.T) {
+	a := newAuth(t, nil)
+	ctx := context.Background()
+	token := issue(t, a, "user").AccessToken
+	seg := strings.Split(token, ".")
+	header, err := base64.RawURLEncoding.DecodeString(seg[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The control: re-encoding the untouched header gives the same token.
+	if again := base64.RawURLEncoding.EncodeToString(header) + "." + seg[1] + "." + seg[2]; again != token {
+		t.Fatal("control: re-encoding the header changed the token")
+	}
+	for _, tc := range []struct{ name, before, after string }{
+		{"trailing object bytes", "", "}4"},
+		{"a second object", "", "{}"},
+		{"trailing null", "", "null"},
+		{"trailing space", "", " "},
+		{"trailing newline", "", "\n"},
+		{"leading space", " ", ""},
+		{"leading tab", "\t", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forged := base64.RawURLEncoding.EncodeToString([]byte(tc.before+string(header)+tc.after)) + "." + seg[1] + "." + seg[2]
+			if c, err := a.Verify(ctx, forged); !errors.Is(err, core.ErrInvalidToken) || c != nil {
+				t.Fatalf("Verify: %v, %v; want invalid_token", c, err)
+			}
+		})
+	}
+	if _, err := a.Verify(ctx, token); err != nil {
+		t.Fatalf("the genuine token fails after the forgeries: %v", err)
+	}
+}
+
 // setSpareBit sets the lowest spare bit of seg's last character, which a
 // lenient decoder ignores.
 func setSpareBit(seg string) string {
