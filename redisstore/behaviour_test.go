@@ -17,6 +17,7 @@ import (
 	"github.com/authenik8/authenik8-go/conformance/storetest"
 	"github.com/authenik8/authenik8-go/core"
 	"github.com/authenik8/authenik8-go/redisstore"
+	"github.com/authenik8/authenik8-go/redisstore/redisstoretest"
 )
 
 func bg(t testing.TB) context.Context {
@@ -31,8 +32,8 @@ func bg(t testing.TB) context.Context {
 func TestKeyspaceAfterLifecycle(t *testing.T) {
 	for name, url := range map[string]func(testing.TB) string{"Standalone": redistest.URL, "Cluster": redistest.ClusterURL} {
 		t.Run(name, func(t *testing.T) {
-			prefix := uniquePrefix()
-			s := open(t, url(t), redisstore.Options{KeyPrefix: prefix, Hasher: storetest.FastHasher})
+			prefix := redisstoretest.Prefix()
+			s := redisstoretest.Open(t, url(t), redisstore.Options{KeyPrefix: prefix, Hasher: storetest.FastHasher})
 			users := s.Users()
 			a := storetest.NewAuth(t, s, func(c *core.Config) {
 				c.Users = users
@@ -182,7 +183,7 @@ func dump(t *testing.T, c rueidis.Client, key string) []string {
 // that the store hides it: after a revocation returns, SessionAlive in the
 // same process says false every time.
 func TestReadYourRevocations(t *testing.T) {
-	s := open(t, redistest.URL(t), redisstore.Options{KeyPrefix: uniquePrefix()})
+	s := redisstoretest.Open(t, redistest.URL(t), redisstore.Options{KeyPrefix: redisstoretest.Prefix()})
 	a := storetest.NewAuth(t, s, nil)
 	c := bg(t)
 	const trials = 300

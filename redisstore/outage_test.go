@@ -10,6 +10,7 @@ import (
 	"github.com/authenik8/authenik8-go/conformance/storetest"
 	"github.com/authenik8/authenik8-go/core"
 	"github.com/authenik8/authenik8-go/redisstore"
+	"github.com/authenik8/authenik8-go/redisstore/redisstoretest"
 )
 
 // TestStoreUnavailable: with Redis killed or frozen, every store call fails
@@ -21,7 +22,7 @@ func TestStoreUnavailable(t *testing.T) {
 	for _, mode := range []string{"killed", "frozen"} {
 		t.Run(mode, func(t *testing.T) {
 			srv := redistest.Start(t)
-			s := open(t, srv.URL(), redisstore.Options{KeyPrefix: uniquePrefix(), Timeout: timeout, Hasher: storetest.FastHasher})
+			s := redisstoretest.Open(t, srv.URL(), redisstore.Options{KeyPrefix: redisstoretest.Prefix(), Timeout: timeout, Hasher: storetest.FastHasher})
 			users := s.Users()
 			a := storetest.NewAuth(t, s, func(c *core.Config) { c.Users = users })
 			c := bg(t)
@@ -110,7 +111,7 @@ func TestServerWithoutTracking(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "DisableCache") {
 		t.Fatalf("Open on a server without HELLO: %v; want an error naming DisableCache", err)
 	}
-	s := open(t, srv.URL(), redisstore.Options{DisableCache: true, KeyPrefix: uniquePrefix()})
+	s := redisstoretest.Open(t, srv.URL(), redisstore.Options{DisableCache: true, KeyPrefix: redisstoretest.Prefix()})
 	a := storetest.NewAuth(t, s, nil)
 	c := bg(t)
 	p := must(a.IssueSession(c, core.User{ID: "nocache"}, core.Client{}))
@@ -126,8 +127,8 @@ func TestServerWithoutTracking(t *testing.T) {
 // TestKeyPrefixIsolation: stores with different prefixes share nothing.
 func TestKeyPrefixIsolation(t *testing.T) {
 	url := redistest.URL(t)
-	s1 := open(t, url, redisstore.Options{KeyPrefix: uniquePrefix()})
-	s2 := open(t, url, redisstore.Options{KeyPrefix: uniquePrefix()})
+	s1 := redisstoretest.Open(t, url, redisstore.Options{KeyPrefix: redisstoretest.Prefix()})
+	s2 := redisstoretest.Open(t, url, redisstore.Options{KeyPrefix: redisstoretest.Prefix()})
 	a1, a2 := storetest.NewAuth(t, s1, nil), storetest.NewAuth(t, s2, nil)
 	c := bg(t)
 	p := must(a1.IssueSession(c, core.User{ID: "iso"}, core.Client{}))

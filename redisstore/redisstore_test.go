@@ -1,35 +1,16 @@
 package redisstore_test
 
 import (
-	"strconv"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/authenik8/authenik8-go/conformance/redistest"
 	"github.com/authenik8/authenik8-go/conformance/storetest"
 	"github.com/authenik8/authenik8-go/core"
 	"github.com/authenik8/authenik8-go/redisstore"
+	"github.com/authenik8/authenik8-go/redisstore/redisstoretest"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
-
-var prefixSeq atomic.Int64
-
-// uniquePrefix isolates each test's keys on a shared server.
-func uniquePrefix() string {
-	return "t" + strconv.FormatInt(time.Now().UnixNano(), 36) + "x" + strconv.FormatInt(prefixSeq.Add(1), 36)
-}
-
-func open(t testing.TB, url string, opts redisstore.Options) *redisstore.Store {
-	t.Helper()
-	s, err := redisstore.Open(url, opts)
-	if err != nil {
-		t.Fatalf("redisstore.Open(%s): %v", url, err)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
 
 // harness runs the suites on the Redis behind url; every store gets its own
 // key prefix, and a peer is a second client (own connections, own cache) on
@@ -38,13 +19,13 @@ func harness(url func(testing.TB) string) storetest.Harness {
 	prefixes := map[core.Store]string{}
 	return storetest.Harness{
 		NewStore: func(t testing.TB) core.Store {
-			p := uniquePrefix()
-			s := open(t, url(t), redisstore.Options{KeyPrefix: p})
+			p := redisstoretest.Prefix()
+			s := redisstoretest.Open(t, url(t), redisstore.Options{KeyPrefix: p})
 			prefixes[s] = p
 			return s
 		},
 		NewPeer: func(t testing.TB, s core.Store) core.Store {
-			return open(t, url(t), redisstore.Options{KeyPrefix: prefixes[s]})
+			return redisstoretest.Open(t, url(t), redisstore.Options{KeyPrefix: prefixes[s]})
 		},
 	}
 }
@@ -67,7 +48,7 @@ func TestConcurrency(t *testing.T) {
 func TestUsers(t *testing.T) {
 	users := func(url func(testing.TB) string) func(testing.TB) storetest.UserStore {
 		return func(t testing.TB) storetest.UserStore {
-			return open(t, url(t), redisstore.Options{KeyPrefix: uniquePrefix(), Hasher: storetest.FastHasher}).Users()
+			return redisstoretest.Open(t, url(t), redisstore.Options{KeyPrefix: redisstoretest.Prefix(), Hasher: storetest.FastHasher}).Users()
 		}
 	}
 	t.Run("Standalone", func(t *testing.T) { storetest.RunUsers(t, users(redistest.URL)) })
@@ -80,5 +61,5 @@ func BenchmarkStore(b *testing.B) {
 }
 
 func TestUnknownEmailTiming(t *testing.T) {
-	storetest.RunUnknownEmailTiming(t, open(t, redistest.URL(t), redisstore.Options{KeyPrefix: uniquePrefix()}).Users())
+	storetest.RunUnknownEmailTiming(t, redisstoretest.Open(t, redistest.URL(t), redisstore.Options{KeyPrefix: redisstoretest.Prefix()}).Users())
 }

@@ -11,9 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +24,7 @@ import (
 	"github.com/authenik8/authenik8-go/conformance/storetest"
 	"github.com/authenik8/authenik8-go/core"
 	"github.com/authenik8/authenik8-go/core/memstore"
-	"github.com/authenik8/authenik8-go/redisstore"
+	"github.com/authenik8/authenik8-go/redisstore/redisstoretest"
 )
 
 func TestMain(m *testing.M) {
@@ -97,23 +95,8 @@ func TestMemstore(t *testing.T) {
 	})
 }
 
-var prefixes atomic.Int64
-
 func TestRedis(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Harness{
-		Serve: serve,
-		Stores: func(t testing.TB) (core.Store, core.UserStore) {
-			s, err := redisstore.Open(redistest.URL(t), redisstore.Options{
-				KeyPrefix: "fiber" + strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.FormatInt(prefixes.Add(1), 36),
-				Hasher:    storetest.FastHasher,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(s.Close)
-			return s, s.Users()
-		},
-	})
+	adaptertest.Run(t, adaptertest.Harness{Serve: serve, Stores: redisstoretest.Stores})
 }
 
 // newAuth is an Auth on the in-memory stores, with tokens for a user and an

@@ -1,19 +1,15 @@
 package ginauth_test
 
 import (
-	"strconv"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/authenik8/authenik8-go/adapters/gin"
 	"github.com/authenik8/authenik8-go/conformance/adaptertest"
 	"github.com/authenik8/authenik8-go/conformance/redistest"
-	"github.com/authenik8/authenik8-go/conformance/storetest"
 	"github.com/authenik8/authenik8-go/core"
-	"github.com/authenik8/authenik8-go/redisstore"
+	"github.com/authenik8/authenik8-go/redisstore/redisstoretest"
 )
 
 func TestMain(m *testing.M) {
@@ -61,21 +57,6 @@ func TestMemstore(t *testing.T) {
 	})
 }
 
-var prefixes atomic.Int64
-
 func TestRedis(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Harness{
-		Serve: serve,
-		Stores: func(t testing.TB) (core.Store, core.UserStore) {
-			s, err := redisstore.Open(redistest.URL(t), redisstore.Options{
-				KeyPrefix: "gin" + strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.FormatInt(prefixes.Add(1), 36),
-				Hasher:    storetest.FastHasher,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(s.Close)
-			return s, s.Users()
-		},
-	})
+	adaptertest.Run(t, adaptertest.Harness{Serve: serve, Stores: redisstoretest.Stores})
 }
