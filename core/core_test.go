@@ -329,3 +329,32 @@ func TestIssuerAndAudience(t *testing.T) {
 		}
 	}
 }
+
+// TestFindToken: the first source with a token wins, a source whose value is
+// not a token (Basic credentials) is passed over, and no sources means the
+// Authorization header.
+func TestFindToken(t *testing.T) {
+	req := map[core.TokenSource]string{
+		core.FromHeader("Authorization"): "Basic dXNlcjpwdw==",
+		core.FromCookie("at"):            "from-cookie",
+		core.FromQuery("access_token"):   "from-query",
+	}
+	read := func(s core.TokenSource) string { return req[s] }
+	for _, tc := range []struct {
+		sources []core.TokenSource
+		want    string
+	}{
+		{[]core.TokenSource{core.FromQuery("access_token"), core.FromCookie("at")}, "from-query"},
+		{[]core.TokenSource{core.FromHeader("Authorization"), core.FromCookie("at")}, "from-cookie"},
+		{[]core.TokenSource{core.FromHeader("X-Token")}, ""},
+		{nil, ""},
+	} {
+		if got := core.FindToken(tc.sources, read); got != tc.want {
+			t.Errorf("FindToken(%v) = %q, want %q", tc.sources, got, tc.want)
+		}
+	}
+	req[core.FromHeader("Authorization")] = "Bearer from-header"
+	if got := core.FindToken(nil, read); got != "from-header" {
+		t.Errorf("FindToken(nil) = %q, want the Authorization header's bearer token", got)
+	}
+}

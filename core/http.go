@@ -109,6 +109,24 @@ func FromQuery(name string) TokenSource  { return TokenSource{From: "query", Nam
 // not told otherwise: the Authorization header's Bearer token.
 func DefaultTokenLookup() []TokenSource { return []TokenSource{FromHeader("Authorization")} }
 
+var defaultLookup = DefaultTokenLookup()
+
+// FindToken is the adapters' token lookup: the token of the first source in
+// sources (DefaultTokenLookup when empty) that has one. read returns a
+// source's raw value from the request: the header, cookie or query
+// parameter that s.From and s.Name name, "" when absent.
+func FindToken(sources []TokenSource, read func(s TokenSource) string) string {
+	if len(sources) == 0 {
+		sources = defaultLookup
+	}
+	for _, s := range sources {
+		if t := s.Token(read(s)); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
 // Token turns the raw value read from the source into a token: the
 // Authorization header must use the Bearer scheme; other headers may carry
 // the token bare or after "Bearer "; cookies and query parameters carry it

@@ -50,20 +50,16 @@ func newConfig(opts []Option) *config {
 	for _, o := range opts {
 		o(c)
 	}
-	if len(c.lookup) == 0 {
-		c.lookup = core.DefaultTokenLookup()
-	} else {
-		// A copy, with header names canonical once here rather than by
-		// Header.Get on every request.
-		lookup := make([]core.TokenSource, len(c.lookup))
-		for i, src := range c.lookup {
-			if src.From == "header" {
-				src.Name = textproto.CanonicalMIMEHeaderKey(src.Name)
-			}
-			lookup[i] = src
+	// A copy, with header names canonical once here rather than by
+	// Header.Get on every request.
+	lookup := make([]core.TokenSource, len(c.lookup))
+	for i, src := range c.lookup {
+		if src.From == "header" {
+			src.Name = textproto.CanonicalMIMEHeaderKey(src.Name)
 		}
-		c.lookup = lookup
+		lookup[i] = src
 	}
+	c.lookup = lookup
 	return c
 }
 
@@ -218,23 +214,20 @@ func pathID(c echo.Context) string {
 
 // token reads the access token from the first source that has one.
 func (cfg *config) token(c echo.Context) string {
-	for _, src := range cfg.lookup {
-		var raw string
+	return core.FindToken(cfg.lookup, func(src core.TokenSource) string {
 		switch src.From {
-		case "header":
-			raw = c.Request().Header.Get(src.Name)
 		case "cookie":
 			if ck, err := c.Cookie(src.Name); err == nil {
-				raw = ck.Value
+				return ck.Value
 			}
+			return ""
 		case "query":
-			raw = c.QueryParam(src.Name)
+			return c.QueryParam(src.Name)
+		case "header":
+			return c.Request().Header.Get(src.Name)
 		}
-		if t := src.Token(raw); t != "" {
-			return t
-		}
-	}
-	return ""
+		return ""
+	})
 }
 
 // fail answers a refused request with the configured error handler, or

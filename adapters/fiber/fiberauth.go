@@ -53,9 +53,6 @@ func newConfig(opts []Option) *config {
 	for _, o := range opts {
 		o(c)
 	}
-	if len(c.lookup) == 0 {
-		c.lookup = core.DefaultTokenLookup()
-	}
 	return c
 }
 
@@ -152,21 +149,17 @@ func (cfg *config) route(rt core.Route) fiber.Handler {
 
 // token reads the access token from the first source that has one.
 func (cfg *config) token(c *fiber.Ctx) string {
-	for _, src := range cfg.lookup {
-		var raw string
+	return core.FindToken(cfg.lookup, func(src core.TokenSource) string {
 		switch src.From {
-		case "header":
-			raw = c.Get(src.Name)
 		case "cookie":
-			raw = c.Cookies(src.Name)
+			return c.Cookies(src.Name)
 		case "query":
-			raw = c.Query(src.Name)
+			return c.Query(src.Name)
+		case "header":
+			return c.Get(src.Name)
 		}
-		if t := src.Token(raw); t != "" {
-			return t
-		}
-	}
-	return ""
+		return ""
+	})
 }
 
 // readBody returns the request body when it is at most limit bytes. It

@@ -45,9 +45,6 @@ func newConfig(opts []Option) *config {
 	for _, o := range opts {
 		o(c)
 	}
-	if len(c.lookup) == 0 {
-		c.lookup = core.DefaultTokenLookup()
-	}
 	return c
 }
 
@@ -143,21 +140,18 @@ func (cfg *config) route(rt core.Route) gin.HandlerFunc {
 
 // token reads the access token from the first source that has one.
 func (cfg *config) token(c *gin.Context) string {
-	for _, src := range cfg.lookup {
-		var raw string
+	return core.FindToken(cfg.lookup, func(src core.TokenSource) string {
 		switch src.From {
-		case "header":
-			raw = c.GetHeader(src.Name)
 		case "cookie":
-			raw, _ = c.Cookie(src.Name)
+			v, _ := c.Cookie(src.Name)
+			return v
 		case "query":
-			raw = c.Query(src.Name)
+			return c.Query(src.Name)
+		case "header":
+			return c.GetHeader(src.Name)
 		}
-		if t := src.Token(raw); t != "" {
-			return t
-		}
-	}
-	return ""
+		return ""
+	})
 }
 
 // fail answers a refused request with the configured error handler, or
