@@ -4,7 +4,9 @@
 //   - storetest: the session semantics of core.Store implementations
 //     (Run, RunConcurrency, RunUsers, Benchmark);
 //   - adaptertest: the HTTP contract, black-box over a real listener;
-//   - redistest: throwaway redis-server processes and clusters for tests.
+//   - redistest: throwaway redis-server processes and clusters for tests;
+//   - proctest: built HTTP servers (examples, generated projects) run as
+//     processes, with /healthz at start and a graceful stop.
 //
 // The suites own their subtest names, so a failure reads the same for every
 // implementation.

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,10 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/authenik8/authenik8-go/conformance/proctest"
 	"github.com/authenik8/authenik8-go/conformance/redistest"
 	"github.com/authenik8/authenik8-go/core"
 )
@@ -151,97 +150,26 @@ func goCmd(t *testing.T, dir string, env []string, args ...string) string {
 }
 
 // generated is a running generated server.
-type generated struct {
-	url  string
-	cmd  *exec.Cmd
-	logs *lockedBuffer
-	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type generated struct{ *proctest.Server }
 
 // startGenerated runs the built server in its directory, so that it reads
 // its .env, with only PATH, PORT and REDIS_URL (when given) in its
 // environment, and waits for /healthz.
-func startGenerated(t *testing.T, dir, redisURL string) *generated {
+func startGenerated(t *testing.T, dir, redisURL string) generated {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	cmd := exec.Command(filepath.Join(dir, "bin", "authsvc"))
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + strconv.Itoa(port)}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	if redisURL != "" {
 		cmd.Env = append(cmd.Env, "REDIS_URL="+redisURL)
 	}
-	s := &generated{url: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = s.logs, s.logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if resp, err := http.Get(s.url + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("the server exited at start:\n%s", s.logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not answer /healthz within 15s:\n%s", s.logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return generated{proctest.Start(t, "the generated server", cmd)}
 }
 
-// stop sends SIGTERM and expects a graceful exit with status 0.
-func (s *generated) stop(t *testing.T) {
-	t.Helper()
+// stop ends the server gracefully; it must exit with status 0.
+func (s generated) stop(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections() // Fiber's shutdown waits for open connections
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-		if code := s.cmd.ProcessState.ExitCode(); code != 0 {
-			t.Errorf("the server exited with status %d after SIGTERM:\n%s", code, s.logs)
-		}
-	case <-time.After(12 * time.Second):
-		t.Errorf("the server did not stop within 12s of SIGTERM:\n%s", s.logs)
-	}
-	if strings.Contains(s.logs.String(), "panic") {
-		t.Errorf("the server logged a panic:\n%s", s.logs)
-	}
+	s.Stop(t)
 }
 
 // reply is an HTTP answer of the smoke test.
@@ -252,9 +180,9 @@ type reply struct {
 	body   map[string]any
 }
 
-func (s *generated) do(t *testing.T, method, path, token, body string) reply {
+func (s generated) do(t *testing.T, method, path, token, body string) reply {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,17 +204,17 @@ func (s *generated) do(t *testing.T, method, path, token, body string) reply {
 }
 
 // expect checks the status and, when code is not empty, the error code.
-func (s *generated) expect(t *testing.T, method, path, token, body string, status int, code string) reply {
+func (s generated) expect(t *testing.T, method, path, token, body string, status int, code string) reply {
 	t.Helper()
 	r := s.do(t, method, path, token, body)
 	if r.status != status || (code != "" && r.body["error"] != code) {
-		t.Fatalf("%s %s: %d %s, want %d %s\nserver log:\n%s", method, path, r.status, r.raw, status, code, s.logs)
+		t.Fatalf("%s %s: %d %s, want %d %s\nserver log:\n%s", method, path, r.status, r.raw, status, code, s.Logs())
 	}
 	return r
 }
 
 // smoke walks through the routes of SPEC §6 and §7.
-func smoke(t *testing.T, s *generated, dir string) {
+func smoke(t *testing.T, s generated, dir string) {
 	if r := s.expect(t, "GET", "/healthz", "", "", 200, ""); r.body["status"] != "ok" {
 		t.Errorf("/healthz: %s", r.raw)
 	}
@@ -329,8 +257,8 @@ func smoke(t *testing.T, s *generated, dir string) {
 	if h := jwtHeader(t, access); h["kid"] != key.ID() || h["alg"] != "HS256" || h["typ"] != "at+jwt" {
 		t.Errorf("access token header %v; want the kid %s of .env's JWT_SECRET", h, key.ID())
 	}
-	if strings.Contains(s.logs.String(), "is not set") {
-		t.Errorf("the server did not read its .env:\n%s", s.logs)
+	if strings.Contains(s.Logs(), "is not set") {
+		t.Errorf("the server did not read its .env:\n%s", s.Logs())
 	}
 
 	me := s.expect(t, "GET", "/auth/me", access, "", 200, "")
@@ -370,7 +298,7 @@ func smoke(t *testing.T, s *generated, dir string) {
 
 // tryReadme runs the curl commands of the project README's "Try it"
 // section against the server.
-func tryReadme(t *testing.T, s *generated, dir string) {
+func tryReadme(t *testing.T, s generated, dir string) {
 	t.Helper()
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -387,7 +315,7 @@ func tryReadme(t *testing.T, s *generated, dir string) {
 	if !ok || !strings.HasPrefix(script, "BASE=http://localhost:8080\n") {
 		t.Fatalf("README.md has no curl walk-through starting with BASE=:\n%s", readme)
 	}
-	script = "set -eu\nBASE=" + s.url + strings.TrimPrefix(script, "BASE=http://localhost:8080")
+	script = "set -eu\nBASE=" + s.URL + strings.TrimPrefix(script, "BASE=http://localhost:8080")
 	out, err := exec.Command("bash", "-c", script).CombinedOutput()
 	if err != nil {
 		t.Fatalf("README walk-through: %v\n%s", err, out)

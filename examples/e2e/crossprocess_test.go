@@ -41,18 +41,18 @@ type pair struct {
 
 func loginOn(t *testing.T, s *server, email string) pair {
 	t.Helper()
-	a := postJSON(t, s.url+"/auth/login", "", `{"email":"`+email+`","password":"correct horse battery"}`)
+	a := postJSON(t, s.URL+"/auth/login", "", `{"email":"`+email+`","password":"correct horse battery"}`)
 	var p pair
 	if a.Status != 200 || json.Unmarshal([]byte(a.Body), &p) != nil {
-		t.Fatalf("login on %s: %+v", s.name, a)
+		t.Fatalf("login on %s: %+v", s.Name, a)
 	}
 	return p
 }
 
 func registerOn(t *testing.T, s *server, email string) {
 	t.Helper()
-	if a := postJSON(t, s.url+"/auth/register", "", `{"email":"`+email+`","password":"correct horse battery"}`); a.Status != 201 {
-		t.Fatalf("register on %s: %+v", s.name, a)
+	if a := postJSON(t, s.URL+"/auth/register", "", `{"email":"`+email+`","password":"correct horse battery"}`); a.Status != 201 {
+		t.Fatalf("register on %s: %+v", s.Name, a)
 	}
 }
 
@@ -65,23 +65,23 @@ func TestCrossProcessLogout(t *testing.T) {
 	for round := range 20 {
 		p := loginOn(t, servers[round%3], "cross@example.com")
 		for _, s := range servers { // every process now has the session cached as alive
-			if a := call(t, "GET", s.url+"/api/profile", p.AccessToken, "", ""); a.Status != 200 {
-				t.Fatalf("profile on %s: %+v", s.name, a)
+			if a := call(t, "GET", s.URL+"/api/profile", p.AccessToken, "", ""); a.Status != 200 {
+				t.Fatalf("profile on %s: %+v", s.Name, a)
 			}
 		}
 		by := servers[(round+1)%3]
 		start := time.Now()
-		if a := call(t, "POST", by.url+"/auth/logout", p.AccessToken, "", ""); a.Status != 204 {
-			t.Fatalf("logout on %s: %+v", by.name, a)
+		if a := call(t, "POST", by.URL+"/auth/logout", p.AccessToken, "", ""); a.Status != 204 {
+			t.Fatalf("logout on %s: %+v", by.Name, a)
 		}
 		for _, s := range servers {
 			for {
-				a := call(t, "GET", s.url+"/api/profile", p.AccessToken, "", "")
+				a := call(t, "GET", s.URL+"/api/profile", p.AccessToken, "", "")
 				if a.Status == 401 && strings.Contains(a.Body, "token_revoked") {
 					break
 				}
 				if s == by || time.Since(start) > 2*time.Second {
-					t.Fatalf("after logout on %s, %s answers %+v", by.name, s.name, a)
+					t.Fatalf("after logout on %s, %s answers %+v", by.Name, s.Name, a)
 				}
 				time.Sleep(200 * time.Microsecond)
 			}
@@ -113,7 +113,7 @@ func TestCrossProcessRefreshRace(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-gate
-				a := postJSON(t, servers[i%3].url+"/auth/refresh", "", `{"refresh_token":"`+p.RefreshToken+`"}`)
+				a := postJSON(t, servers[i%3].URL+"/auth/refresh", "", `{"refresh_token":"`+p.RefreshToken+`"}`)
 				var body struct{ Error string }
 				json.Unmarshal([]byte(a.Body), &body)
 				mu.Lock()
@@ -136,24 +136,24 @@ func TestSeedAdmin(t *testing.T) {
 	base := []string{"REDIS_URL=" + redis.URL(), "JWT_SECRET=seed test access secret, 32+ bytes....", "REFRESH_SECRET=seed test refresh secret, 32+ bytes..."}
 	seed := append(base, "SEED_ADMIN_EMAIL=root@example.com", "SEED_ADMIN_PASSWORD=correct horse battery")
 	first := start(t, "gin", seed...)
-	if !strings.Contains(first.logs.String(), "seed admin: created") {
-		t.Fatalf("first instance did not create the admin:\n%s", first.logs)
+	if !strings.Contains(first.Logs(), "seed admin: created") {
+		t.Fatalf("first instance did not create the admin:\n%s", first.Logs())
 	}
 	second := start(t, "echo", seed...)
-	if !strings.Contains(second.logs.String(), "left unchanged") {
-		t.Fatalf("second instance did not leave the admin alone:\n%s", second.logs)
+	if !strings.Contains(second.Logs(), "left unchanged") {
+		t.Fatalf("second instance did not leave the admin alone:\n%s", second.Logs())
 	}
 	p := loginOn(t, second, "root@example.com")
-	if a := call(t, "GET", first.url+"/api/admin", p.AccessToken, "", ""); a.Status != 200 {
+	if a := call(t, "GET", first.URL+"/api/admin", p.AccessToken, "", ""); a.Status != 200 {
 		t.Fatalf("admin on /api/admin: %+v", a)
 	}
 	registerOn(t, first, "bob@example.com")
 	third := start(t, "fiber", append(base, "SEED_ADMIN_EMAIL=bob@example.com", "SEED_ADMIN_PASSWORD=another password")...)
-	if !strings.Contains(third.logs.String(), "left unchanged") {
-		t.Fatalf("seeding an existing user:\n%s", third.logs)
+	if !strings.Contains(third.Logs(), "left unchanged") {
+		t.Fatalf("seeding an existing user:\n%s", third.Logs())
 	}
 	bob := loginOn(t, third, "bob@example.com")
-	if a := call(t, "GET", third.url+"/api/admin", bob.AccessToken, "", ""); a.Status != 403 {
+	if a := call(t, "GET", third.URL+"/api/admin", bob.AccessToken, "", ""); a.Status != 403 {
 		t.Fatalf("bob was promoted by the seed: %+v", a)
 	}
 }
@@ -181,9 +181,9 @@ func TestRateLimitsAcrossProcesses(t *testing.T) {
 	login := func(s *server, email, password string, spoof string) answer {
 		req := `{"email":"` + email + `","password":"` + password + `"}`
 		if spoof == "" {
-			return postJSON(t, s.url+"/auth/login", "", req)
+			return postJSON(t, s.URL+"/auth/login", "", req)
 		}
-		return callWith(t, "POST", s.url+"/auth/login", req, "X-Forwarded-For", spoof)
+		return callWith(t, "POST", s.URL+"/auth/login", req, "X-Forwarded-For", spoof)
 	}
 	want := func(what string, a answer, status int) {
 		t.Helper()
@@ -214,9 +214,9 @@ func TestRateLimitsAcrossProcesses(t *testing.T) {
 	// Per IP registrations: two more, then refused.
 	registerOn(t, servers[1], "r2@example.com")
 	registerOn(t, servers[2], "r3@example.com")
-	want("4th registration from the IP", postJSON(t, servers[0].url+"/auth/register", "", `{"email":"r4@example.com","password":"correct horse battery"}`), 429)
+	want("4th registration from the IP", postJSON(t, servers[0].URL+"/auth/register", "", `{"email":"r4@example.com","password":"correct horse battery"}`), 429)
 
 	time.Sleep(window + 300*time.Millisecond)
 	want("login after the window", login(servers[2], "acct@example.com", "correct horse battery", ""), 200)
-	want("registration after the window", postJSON(t, servers[0].url+"/auth/register", "", `{"email":"r4@example.com","password":"correct horse battery"}`), 201)
+	want("registration after the window", postJSON(t, servers[0].URL+"/auth/register", "", `{"email":"r4@example.com","password":"correct horse battery"}`), 201)
 }

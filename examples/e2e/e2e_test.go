@@ -32,8 +32,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Run(fw, func(t *testing.T) {
 			s := start(t, fw)
 			for _, said := range []string{"store: in memory", "JWT_SECRET is not set", "REFRESH_SECRET is not set"} {
-				if !strings.Contains(s.logs.String(), said) {
-					t.Fatalf("%s started without environment does not warn %q:\n%s", fw, said, s.logs)
+				if !strings.Contains(s.Logs(), said) {
+					t.Fatalf("%s started without environment does not warn %q:\n%s", fw, said, s.Logs())
 				}
 			}
 			var script strings.Builder
@@ -41,7 +41,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 			for _, st := range steps {
 				cmd := st.cmd
 				if strings.HasPrefix(cmd, "BASE=") {
-					cmd = "BASE=" + s.url
+					cmd = "BASE=" + s.URL
 				}
 				fmt.Fprintf(&script, "%s\nprintf '\\n@@@\\n'\n", cmd)
 			}
@@ -127,7 +127,7 @@ func TestSameAnswers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got := errorRows(t, servers[fw].url, fw, expired, killWhenAllArrive)
+			got := errorRows(t, servers[fw].URL, fw, expired, killWhenAllArrive)
 			mu.Lock()
 			results[fw] = got
 			mu.Unlock()

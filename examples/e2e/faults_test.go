@@ -104,16 +104,16 @@ func load(t *testing.T, servers []*server, live, revoked, chains []session, o *o
 				s := servers[i%len(servers)]
 				switch i % 6 {
 				case 0:
-					timed("profile/live", func() answer { return call(t, "GET", s.url+"/api/profile", live[i%len(live)].access, "", "") }, 200, 503)
+					timed("profile/live", func() answer { return call(t, "GET", s.URL+"/api/profile", live[i%len(live)].access, "", "") }, 200, 503)
 				case 1:
-					timed("profile/revoked", func() answer { return call(t, "GET", s.url+"/api/profile", revoked[i%len(revoked)].access, "", "") }, 401, 503)
+					timed("profile/revoked", func() answer { return call(t, "GET", s.URL+"/api/profile", revoked[i%len(revoked)].access, "", "") }, 401, 503)
 				case 2:
-					timed("profile/none", func() answer { return call(t, "GET", s.url+"/api/profile", "", "", "") }, 401)
+					timed("profile/none", func() answer { return call(t, "GET", s.URL+"/api/profile", "", "", "") }, 401)
 				case 3:
-					timed("profile/garbage", func() answer { return call(t, "GET", s.url+"/api/profile", "not.a.token", "", "") }, 401)
+					timed("profile/garbage", func() answer { return call(t, "GET", s.URL+"/api/profile", "not.a.token", "", "") }, 401)
 				case 4:
 					start := time.Now()
-					a := postJSON(t, s.url+"/auth/refresh", "", `{"refresh_token":"`+chain.refresh+`"}`)
+					a := postJSON(t, s.URL+"/auth/refresh", "", `{"refresh_token":"`+chain.refresh+`"}`)
 					// 401: a refresh applied by Redis whose answer was lost
 					// makes the chain's token a replay.
 					o.record("refresh", a, time.Since(start), 200, 401, 503)
@@ -121,14 +121,14 @@ func load(t *testing.T, servers []*server, live, revoked, chains []session, o *o
 					if a.Status == 200 && json.Unmarshal([]byte(a.Body), &p) == nil {
 						chain.refresh, chain.access = p.RefreshToken, p.AccessToken
 					} else if a.Status == 401 {
-						if l := postJSON(t, s.url+"/auth/login", "", `{"email":"`+chain.email+`","password":"correct horse battery"}`); l.Status == 200 {
+						if l := postJSON(t, s.URL+"/auth/login", "", `{"email":"`+chain.email+`","password":"correct horse battery"}`); l.Status == 200 {
 							json.Unmarshal([]byte(l.Body), &p)
 							chain.refresh, chain.access = p.RefreshToken, p.AccessToken
 						}
 					}
 				case 5:
 					timed("login", func() answer {
-						return postJSON(t, s.url+"/auth/login", "", `{"email":"`+live[i%len(live)].email+`","password":"correct horse battery"}`)
+						return postJSON(t, s.URL+"/auth/login", "", `{"email":"`+live[i%len(live)].email+`","password":"correct horse battery"}`)
 					}, 200, 503)
 				}
 			}
@@ -149,7 +149,7 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	chains := openSessions(t, servers, "chain", 12)
 	revoked := openSessions(t, servers, "gone", 6)
 	for _, r := range revoked {
-		if a := call(t, "POST", servers[0].url+"/auth/logout", r.access, "", ""); a.Status != 204 {
+		if a := call(t, "POST", servers[0].URL+"/auth/logout", r.access, "", ""); a.Status != 204 {
 			t.Fatalf("logout: %+v", a)
 		}
 	}
@@ -168,9 +168,9 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	// again within a few seconds, on every process.
 	for _, s := range servers {
 		deadline := time.Now().Add(10 * time.Second)
-		for call(t, "GET", s.url+"/api/profile", live[0].access, "", "").Status != 200 {
+		for call(t, "GET", s.URL+"/api/profile", live[0].access, "", "").Status != 200 {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s did not recover within 10s of Redis coming back", s.name)
+				t.Fatalf("%s did not recover within 10s of Redis coming back", s.Name)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -185,12 +185,12 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	// AOF kept every session: the access tokens of the sessions opened before
 	// the crash verify, and revoked ones stay revoked.
 	for i, l := range live {
-		if a := call(t, "GET", servers[i%3].url+"/api/profile", l.access, "", ""); a.Status != 200 {
+		if a := call(t, "GET", servers[i%3].URL+"/api/profile", l.access, "", ""); a.Status != 200 {
 			t.Errorf("session %s after the restart: %+v", l.email, a)
 		}
 	}
 	for _, r := range revoked {
-		if a := call(t, "GET", servers[1].url+"/api/profile", r.access, "", ""); a.Status != 401 {
+		if a := call(t, "GET", servers[1].URL+"/api/profile", r.access, "", ""); a.Status != 401 {
 			t.Errorf("revoked session %s after the restart: %+v", r.email, a)
 		}
 	}
@@ -207,7 +207,7 @@ func TestClusterFailover(t *testing.T) {
 	chains := openSessions(t, servers, "clchain", 12)
 	revoked := openSessions(t, servers, "clgone", 3)
 	for _, r := range revoked {
-		call(t, "POST", servers[0].url+"/auth/logout", r.access, "", "")
+		call(t, "POST", servers[0].URL+"/auth/logout", r.access, "", "")
 	}
 	if err := cl.WaitReplicated(10 * time.Second); err != nil {
 		t.Fatal(err)
@@ -232,7 +232,7 @@ func TestClusterFailover(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for _, l := range live {
 		for {
-			a := call(t, "GET", servers[0].url+"/api/profile", l.access, "", "")
+			a := call(t, "GET", servers[0].URL+"/api/profile", l.access, "", "")
 			if a.Status == 200 {
 				break
 			}
@@ -251,11 +251,11 @@ func TestClusterFailover(t *testing.T) {
 	// still rotate.
 	for i, l := range live {
 		s := servers[i%3]
-		if a := call(t, "GET", s.url+"/api/profile", l.access, "", ""); a.Status != 200 {
-			t.Errorf("%s on %s: %+v", l.email, s.name, a)
+		if a := call(t, "GET", s.URL+"/api/profile", l.access, "", ""); a.Status != 200 {
+			t.Errorf("%s on %s: %+v", l.email, s.Name, a)
 		}
-		if a := postJSON(t, s.url+"/auth/refresh", "", `{"refresh_token":"`+l.refresh+`"}`); a.Status != 200 {
-			t.Errorf("refresh of %s on %s: %+v", l.email, s.name, a)
+		if a := postJSON(t, s.URL+"/auth/refresh", "", `{"refresh_token":"`+l.refresh+`"}`); a.Status != 200 {
+			t.Errorf("refresh of %s on %s: %+v", l.email, s.Name, a)
 		}
 	}
 }

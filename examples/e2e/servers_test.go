@@ -4,22 +4,18 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/authenik8/authenik8-go/conformance/proctest"
 	"github.com/authenik8/authenik8-go/conformance/redistest"
 )
 
@@ -49,91 +45,21 @@ func TestMain(m *testing.M) {
 }
 
 // server is one example server process.
-type server struct {
-	name string
-	url  string
-	cmd  *exec.Cmd
-	logs *syncBuffer
-	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type server = proctest.Server
 
 // start runs the framework's example with only PATH and the given variables
-// in its environment, and waits until /healthz answers.
+// in its environment, waits until /healthz answers, and stops it gracefully
+// at the test's end.
 func start(t *testing.T, framework string, env ...string) *server {
 	t.Helper()
-	port := freePort(t)
 	cmd := exec.Command(filepath.Join(binDir, framework))
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "PORT=" + strconv.Itoa(port)}, env...)
-	s := &server{name: framework, url: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = s.logs, s.logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() { s.stop(t) })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if r, err := http.Get(s.url + "/healthz"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				return s
-			}
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("%s exited at start:\n%s", framework, s.logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer /healthz within 15s:\n%s", framework, s.logs)
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
-}
-
-// stop ends the process with SIGTERM (a graceful shutdown), then SIGKILL.
-// The test client drops its idle keep-alive connections first: Fiber's
-// graceful shutdown waits for connections a client keeps open.
-func (s *server) stop(t *testing.T) {
-	client.CloseIdleConnections()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-		t.Errorf("%s did not stop within 10s of SIGTERM", s.name)
-	}
-	if strings.Contains(s.logs.String(), "panic") {
-		t.Errorf("%s logged a panic:\n%s", s.name, s.logs)
-	}
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	s := proctest.Start(t, framework, cmd)
+	t.Cleanup(func() {
+		client.CloseIdleConnections() // Fiber's shutdown waits for open connections
+		s.Stop(t)
+	})
+	return s
 }
 
 // answer is the part of an HTTP response the frameworks must agree on.
