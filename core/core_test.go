@@ -79,8 +79,12 @@ func TestErrorTable(t *testing.T) {
 		{core.ErrNotFound, 404, "not_found", ""},
 		{core.ErrUserExists, 409, "user_exists", ""},
 		{core.ErrPayloadTooLarge, 413, "payload_too_large", ""},
+		{core.ErrInvalidGrant, 400, "invalid_grant", ""},
+		{core.ErrAccountDisabled, 403, "account_disabled", ""},
+		{core.ErrEmailNotVerified, 403, "email_not_verified", ""},
 		{core.ErrRateLimited, 429, "rate_limited", ""},
 		{core.ErrStoreUnavailable, 503, "store_unavailable", ""},
+		{core.ErrServerBusy, 503, "server_busy", ""},
 	}
 	for _, row := range rows {
 		for _, err := range []error{row.err, fmt.Errorf("context: %w", row.err), row.err.WithDescription("custom")} {

@@ -44,8 +44,12 @@ var (
 	ErrNotFound            = newError(404, "not_found", "The resource was not found.", "")
 	ErrUserExists          = newError(409, "user_exists", "An account with this email already exists.", "")
 	ErrPayloadTooLarge     = newError(413, "payload_too_large", "The request body is too large.", "")
+	ErrInvalidGrant        = newError(400, "invalid_grant", "The token or code is unknown, expired or already used.", "")
+	ErrAccountDisabled     = newError(403, "account_disabled", "This account is disabled.", "")
+	ErrEmailNotVerified    = newError(403, "email_not_verified", "The email address of this account is not verified.", "")
 	ErrRateLimited         = newError(429, "rate_limited", "Too many attempts; retry later.", "")
 	ErrStoreUnavailable    = newError(503, "store_unavailable", "The session store is unavailable; retry later.", "")
+	ErrServerBusy          = newError(503, "server_busy", "The server is busy; retry shortly.", "")
 	// ErrInternal answers errors nothing else maps; reaching it is a bug.
 	ErrInternal = newError(500, "server_error", "An internal error occurred.", "")
 )
