@@ -5,6 +5,7 @@ go 1.25.0
 require (
 	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/redisstore v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
 )
 
@@ -20,6 +21,7 @@ require (
 	github.com/lestrrat-go/iter v1.0.2 // indirect
 	github.com/lestrrat-go/jwx/v2 v2.1.7 // indirect
 	github.com/lestrrat-go/option v1.0.1 // indirect
+	github.com/redis/rueidis v1.0.79 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
 	golang.org/x/crypto v0.53.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
