@@ -48,16 +48,30 @@ func TestEmailIndexIsTheSafetyNet(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "users_email_key") {
 		t.Fatalf("a direct insert of the address in capitals: %v; want a unique violation of users_email_key", err)
 	}
-	// An account without a password (as one made by another sign-in method
-	// will be) cannot be logged into, and costs a full hash like an unknown
-	// email.
+}
+
+// TestAccountWithoutPassword: an account without a password (as one made
+// by another sign-in method will be) cannot be logged into, and costs the
+// same argon2id check as an unknown email.
+func TestAccountWithoutPassword(t *testing.T) {
+	var computed []core.PasswordParams
+	hasher := &core.PasswordHasher{Params: storetest.FastHasher.Params, OnVerify: func(p core.PasswordParams) { computed = append(computed, p) }}
+	u := pgstoretest.Open(t, pgstore.Options{Hasher: hasher})
+	pool := pgstoretest.Pool(t, pgtest.URL(t))
+	c := bg(t)
 	if _, err := pool.Exec(c, `INSERT INTO `+u.Schema()+`.users (id, email) VALUES ('nopw', 'nopw@example.com')`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.Authenticate(c, "nopw@example.com", ""); !errors.Is(err, core.ErrInvalidCredentials) {
-		t.Fatalf("Authenticate an account without a password: %v", err)
+	for _, pw := range []string{"", "password"} {
+		computed = nil
+		if _, err := u.Authenticate(c, "nopw@example.com", pw); !errors.Is(err, core.ErrInvalidCredentials) {
+			t.Fatalf("Authenticate(%q) an account without a password: %v", pw, err)
+		}
+		if len(computed) != 1 || computed[0] != hasher.Params {
+			t.Fatalf("Authenticate an account without a password computed %v; want one argon2id check with %+v", computed, hasher.Params)
+		}
 	}
-	if got, err := u.User(c, "nopw"); err != nil || got.Email != "nopw@example.com" || got.Roles == nil {
+	if got, err := u.User(c, "nopw"); err != nil || got.Email != "nopw@example.com" || got.Roles == nil || got.CreatedAt.IsZero() {
 		t.Fatalf("User(nopw): %+v, %v", got, err)
 	}
 }
