@@ -2,9 +2,12 @@
 // Authenik8 runs from its own tests:
 //
 //   - storetest: the session semantics of core.Store implementations
-//     (Run, RunConcurrency, RunUsers, Benchmark);
+//     (Run, RunConcurrency, Benchmark) and the accounts contract of user
+//     stores (RunUsers, RunUnknownEmailTiming);
 //   - adaptertest: the HTTP contract, black-box over a real listener;
 //   - redistest: throwaway redis-server processes and clusters for tests;
+//   - pgtest: the PostgreSQL tests share, or a throwaway server of a
+//     test's own;
 //   - proctest: built HTTP servers (examples, generated projects) run as
 //     processes, with /healthz at start and a graceful stop.
 //

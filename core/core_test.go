@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -210,6 +211,26 @@ func TestPasswordHasher(t *testing.T) {
 	}
 	if h.VerifyMissing("x") {
 		t.Fatal("VerifyMissing reported true")
+	}
+}
+
+// TestPasswordHasherOnVerify: the hook sees the parameters of every hash
+// computed, the dummy of VerifyMissing included, and none for a malformed one.
+func TestPasswordHasherOnVerify(t *testing.T) {
+	var seen []core.PasswordParams
+	p := core.PasswordParams{Time: 2, MemoryKiB: 72, Threads: 2}
+	h := &core.PasswordHasher{Params: p, OnVerify: func(p core.PasswordParams) { seen = append(seen, p) }}
+	enc, err := h.Hash("password")
+	if err != nil || len(seen) != 0 {
+		t.Fatalf("Hash: %v, hook calls %v", err, seen)
+	}
+	h.Verify(enc, "password")
+	h.Verify("$argon2id$v=19$m=64,t=1,p=1$!!$aGFzaA", "password")
+	h.VerifyMissing("password")
+	h.Verify("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA", "password")
+	want := []core.PasswordParams{p, p, {Time: 1, MemoryKiB: 64, Threads: 1}}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("OnVerify saw %v, want %v", seen, want)
 	}
 }
 

@@ -80,6 +80,11 @@ func CheckPassword(password string) error {
 // time. The zero value uses DefaultPasswordParams.
 type PasswordHasher struct {
 	Params PasswordParams
+	// OnVerify, when set, is called by Verify and VerifyMissing with the
+	// argon2id parameters of each hash they are about to compute, so that
+	// the cost of a check can be observed (metrics, or a test that an
+	// unknown email costs the same parameters as a known one). Optional.
+	OnVerify func(PasswordParams)
 
 	dummyOnce sync.Once
 	dummy     string // hash checked for unknown users
@@ -147,6 +152,9 @@ func (h *PasswordHasher) Verify(encoded, password string) bool {
 	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
 	if err1 != nil || err2 != nil || len(want) == 0 {
 		return false
+	}
+	if h != nil && h.OnVerify != nil {
+		h.OnVerify(p)
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1

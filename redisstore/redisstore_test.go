@@ -45,12 +45,15 @@ func TestConcurrency(t *testing.T) {
 	t.Run("Cluster", func(t *testing.T) { storetest.RunConcurrency(t, cluster) })
 }
 
+// users runs the user suites on the Redis behind url, each store on a key
+// prefix of its own.
+func users(url func(testing.TB) string) storetest.UsersHarness {
+	return storetest.UsersHarness{NewUsers: func(t testing.TB, h *core.PasswordHasher) storetest.UserStore {
+		return redisstoretest.Open(t, url(t), redisstore.Options{KeyPrefix: redisstoretest.Prefix(), Hasher: h}).Users()
+	}}
+}
+
 func TestUsers(t *testing.T) {
-	users := func(url func(testing.TB) string) func(testing.TB) storetest.UserStore {
-		return func(t testing.TB) storetest.UserStore {
-			return redisstoretest.Open(t, url(t), redisstore.Options{KeyPrefix: redisstoretest.Prefix(), Hasher: storetest.FastHasher}).Users()
-		}
-	}
 	t.Run("Standalone", func(t *testing.T) { storetest.RunUsers(t, users(redistest.URL)) })
 	t.Run("Cluster", func(t *testing.T) { storetest.RunUsers(t, users(redistest.ClusterURL)) })
 }
@@ -61,5 +64,5 @@ func BenchmarkStore(b *testing.B) {
 }
 
 func TestUnknownEmailTiming(t *testing.T) {
-	storetest.RunUnknownEmailTiming(t, redisstoretest.Open(t, redistest.URL(t), redisstore.Options{KeyPrefix: redisstoretest.Prefix()}).Users())
+	storetest.RunUnknownEmailTiming(t, users(redistest.URL))
 }

@@ -16,10 +16,4 @@ func TestConformance(t *testing.T) { storetest.Run(t, harness) }
 func TestConcurrency(t *testing.T) { storetest.RunConcurrency(t, harness) }
 func BenchmarkStore(b *testing.B)  { storetest.Benchmark(b, harness) }
 
-func TestUsers(t *testing.T) {
-	storetest.RunUsers(t, func(testing.TB) storetest.UserStore { return memstore.NewUsers(storetest.FastHasher) })
-}
-
-func TestUnknownEmailTiming(t *testing.T) {
-	storetest.RunUnknownEmailTiming(t, memstore.NewUsers(nil))
-}
+// The user suites run on memstore.Users from conformance/storetest.
