@@ -53,17 +53,33 @@ func listen(t testing.TB, app *fiber.App) string {
 	return "http://" + l.Addr().String()
 }
 
-// serve is the suite's server (routes in the adaptertest package doc).
+// options turns what the suite asks for into fiberauth options.
+func options(cfg adaptertest.ServerConfig) []fiberauth.Option {
+	opts := []fiberauth.Option{
+		fiberauth.WithTokenLookup(cfg.TokenLookup...),
+		fiberauth.WithBodyLimit(cfg.BodyLimit),
+		fiberauth.WithTrustedProxy(cfg.TrustedProxy.Header, cfg.TrustedProxy.Proxies...),
+		fiberauth.WithoutRoutes(cfg.Without...),
+	}
+	if cfg.Skip != nil {
+		opts = append(opts, fiberauth.WithSkipper(func(c *fiber.Ctx) bool { return cfg.Skip(c.Path()) }))
+	}
+	if cfg.OnSuccess != nil {
+		opts = append(opts, fiberauth.WithSuccessHandler(func(_ *fiber.Ctx, claims *core.Claims) error { return cfg.OnSuccess(claims) }))
+	}
+	if cfg.OnError != nil {
+		opts = append(opts, fiberauth.WithErrorHandler(func(c *fiber.Ctx, err error) error { return fiberauth.Write(c, cfg.OnError(err)) }))
+	}
+	return opts
+}
+
+// serve is the suite's server (routes in the adaptertest package doc). The
+// app sets Fiber's ProxyHeader to X-Forwarded-For with no trusted-proxy
+// check, so that c.IP() believes anyone: fiberauth must not use it.
 func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
-	var opts []fiberauth.Option
-	if cfg.TokenLookup != nil {
-		opts = append(opts, fiberauth.WithTokenLookup(cfg.TokenLookup...))
-	}
-	if cfg.BodyLimit > 0 {
-		opts = append(opts, fiberauth.WithBodyLimit(cfg.BodyLimit))
-	}
-	app := newApp()
-	fiberauth.Mount(app.Group("/auth"), a, opts...)
+	app := fiber.New(fiber.Config{ReadBufferSize: 16 << 10, DisableStartupMessage: true, ProxyHeader: fiber.HeaderXForwardedFor})
+	m := fiberauth.New(a, options(cfg)...)
+	m.Mount(app.Group("/auth"))
 	profile := func(c *fiber.Ctx) error {
 		claims, _ := fiberauth.Claims(c)
 		fromCtx, _ := core.FromContext(c.UserContext())
@@ -76,14 +92,17 @@ func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
 	}
 	// Authenticate is passed per route: a Fiber group's handlers are prefix
 	// middleware, which would also run for /api/optional and /api/unguarded.
-	auth := fiberauth.Authenticate(a, opts...)
+	auth := m.Authenticate()
 	api := app.Group("/api")
 	api.Get("/profile", auth, profile)
-	api.Get("/optional", fiberauth.Optional(a, opts...), profile)
-	api.Get("/admin", auth, fiberauth.RequireAdmin(), ok)
-	api.Get("/any", auth, fiberauth.Require("editor", "admin"), ok)
-	api.Get("/all", auth, fiberauth.RequireAll("user", "editor"), ok)
-	api.Get("/perm", auth, fiberauth.RequirePermission("reports:read"), ok)
+	api.Get("/optional", m.Optional(), profile)
+	api.Get("/admin", auth, m.RequireAdmin(), ok)
+	api.Get("/any", auth, m.Require("editor", "admin"), ok)
+	api.Get("/all", auth, m.RequireAll("user", "editor"), ok)
+	api.Get("/perm", auth, m.RequirePermission("reports:read", "reports:write"), ok)
+	api.Get("/perm-all", auth, m.RequireAllPermissions("reports:read", "reports:export"), ok)
+	api.Get("/rule", auth, m.RequireRule(adaptertest.TenantRule), ok)
+	api.Get("/plain", auth, fiberauth.RequireAdmin(), ok)
 	api.Get("/unguarded", fiberauth.RequireAdmin(), ok)
 	return listen(t, app)
 }
@@ -148,10 +167,11 @@ func TestWithErrorHandler(t *testing.T) {
 	})
 	app := newApp()
 	ok := func(c *fiber.Ctx) error { return c.SendString("ok") }
-	fiberauth.Mount(app.Group("/auth"), a, onError)
-	app.Get("/profile", fiberauth.Authenticate(a, onError), ok)
-	app.Get("/optional", fiberauth.Optional(a, onError), ok)
-	app.Get("/admin", fiberauth.Authenticate(a, onError), fiberauth.RequireAdmin(), ok)
+	m := fiberauth.New(a, onError)
+	m.Mount(app.Group("/auth"))
+	app.Get("/profile", m.Authenticate(), ok)
+	app.Get("/optional", m.Optional(), ok)
+	app.Get("/admin", m.Authenticate(), m.RequireAdmin(), ok)
 	app.Get("/plain", fiberauth.Authenticate(a), fiberauth.RequireAdmin(), ok)
 
 	for _, tc := range []struct {
