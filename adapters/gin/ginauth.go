@@ -165,10 +165,10 @@ func Mount(r gin.IRouter, a *core.Auth, opts ...Option) { New(a, opts...).Mount(
 // Require, RequireAll, RequireAdmin, RequirePermission,
 // RequireAllPermissions and RequireRule are the Middleware methods of the
 // same names with core's answers to refusals (no error handler).
-func Require(roles ...string) gin.HandlerFunc     { return plain.Require(roles...) }
-func RequireAll(roles ...string) gin.HandlerFunc  { return plain.RequireAll(roles...) }
-func RequireAdmin() gin.HandlerFunc               { return plain.RequireAdmin() }
-func RequireRule(rule core.Rule) gin.HandlerFunc  { return plain.RequireRule(rule) }
+func Require(roles ...string) gin.HandlerFunc    { return plain.Require(roles...) }
+func RequireAll(roles ...string) gin.HandlerFunc { return plain.RequireAll(roles...) }
+func RequireAdmin() gin.HandlerFunc              { return plain.RequireAdmin() }
+func RequireRule(rule core.Rule) gin.HandlerFunc { return plain.RequireRule(rule) }
 func RequirePermission(perms ...string) gin.HandlerFunc {
 	return plain.RequirePermission(perms...)
 }

@@ -109,9 +109,9 @@ type badFixture struct {
 	// minted by an Auth with another refresh secret: well formed, naming a
 	// live session, MAC'd with the wrong key.
 	forgedMain, forgedOther string
-	tracked  []string                   // user ids whose sessions are compared
-	kid      string                     // kid of the access tokens
-	before   badSnapshot
+	tracked                 []string // user ids whose sessions are compared
+	kid                     string   // kid of the access tokens
+	before                  badSnapshot
 }
 
 const (

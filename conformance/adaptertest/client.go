@@ -198,4 +198,3 @@ func (e *env) withRoles(email string, roles ...string) tokens {
 }
 
 func query(k, v string) string { return "?" + url.Values{k: {v}}.Encode() }
-

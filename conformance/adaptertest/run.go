@@ -580,4 +580,3 @@ func testFlow(t *testing.T, h Harness) {
 	wantError(t, "profile after logout", e.do("GET", "/api/profile", bearer(next.AccessToken)), core.ErrTokenRevoked)
 	wantError(t, "old access token after logout", e.do("GET", "/api/profile", bearer(tk.AccessToken)), core.ErrTokenRevoked)
 }
-
