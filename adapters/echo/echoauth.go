@@ -133,15 +133,7 @@ func (m *Middleware) RequireAllPermissions(perms ...string) echo.MiddlewareFunc 
 
 // RequireRule lets through requests whose claims rule allows.
 func (m *Middleware) RequireRule(rule core.Rule) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			claims, _ := Claims(c)
-			if err := rule(claims); err != nil {
-				return m.fail(c, err)
-			}
-			return next(c)
-		}
-	}
+	return (&guard{m: m, rule: rule}).middleware
 }
 
 // Router is where Mount registers the routes: *echo.Echo and *echo.Group.
@@ -270,6 +262,23 @@ func (m *Middleware) fail(c echo.Context, err error) error {
 	}
 	_ = Write(c, core.ErrorResponse(err))
 	return nil
+}
+
+// guard is a RequireRule. Its middleware runs on every request (Echo
+// applies route middleware anew each time): the closure holds two words.
+type guard struct {
+	m    *Middleware
+	rule core.Rule
+}
+
+func (g *guard) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		claims, _ := Claims(c)
+		if err := g.rule(claims); err != nil {
+			return g.m.fail(c, err)
+		}
+		return next(c)
+	}
 }
 
 type route struct {
