@@ -315,6 +315,26 @@ func (s TokenSource) token(raw string) string {
 	return strings.TrimSpace(raw)
 }
 
+// WriteHTTP writes r to w — status, headers in order, body — unchanged: the
+// Write of the adapters built on net/http. A Response without a body gets
+// no Content-Type either. It returns the error of writing the body.
+func WriteHTTP(w http.ResponseWriter, r *Response) error {
+	h := w.Header()
+	for i, kv := range r.Header {
+		if i > 0 && r.Header[i-1].Key == kv.Key {
+			h.Add(kv.Key, kv.Value) // repeated headers (Set-Cookie) are adjacent
+		} else {
+			h.Set(kv.Key, kv.Value)
+		}
+	}
+	w.WriteHeader(r.Status)
+	if r.Body == nil {
+		return nil
+	}
+	_, err := w.Write(r.Body)
+	return err
+}
+
 // HTTPRequest is the RequestReader of a net/http request, for adapters built
 // on net/http. PathParam is r.PathValue; Body reads with ReadBody.
 type HTTPRequest struct{ R *http.Request }

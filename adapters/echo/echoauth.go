@@ -196,23 +196,7 @@ func Claims(c echo.Context) (*core.Claims, bool) {
 // body — for answers of your own built by core (core.ErrorResponse,
 // Auth.JWKSResponse). A Response without a body gets no Content-Type
 // either. It returns the error of writing the body, like c.Blob.
-func Write(c echo.Context, r *core.Response) error {
-	w := c.Response()
-	h := w.Header()
-	for i, kv := range r.Header {
-		if i > 0 && r.Header[i-1].Key == kv.Key {
-			h.Add(kv.Key, kv.Value) // repeated headers (Set-Cookie) are adjacent
-		} else {
-			h.Set(kv.Key, kv.Value)
-		}
-	}
-	w.WriteHeader(r.Status)
-	if r.Body == nil {
-		return nil
-	}
-	_, err := w.Write(r.Body)
-	return err
-}
+func Write(c echo.Context, r *core.Response) error { return core.WriteHTTP(c.Response(), r) }
 
 // authenticate and optional are the echo.MiddlewareFuncs. Echo applies
 // route and group middleware anew on every request, so the closure they

@@ -189,20 +189,8 @@ func Claims(c *gin.Context) (*core.Claims, bool) {
 // body — and stops the chain. Use it for answers of your own built by core
 // (core.ErrorResponse, Auth.JWKSResponse).
 func Write(c *gin.Context, r *core.Response) {
-	h := c.Writer.Header()
-	for i, kv := range r.Header {
-		if i > 0 && r.Header[i-1].Key == kv.Key {
-			h.Add(kv.Key, kv.Value) // repeated headers (Set-Cookie) are adjacent
-		} else {
-			h.Set(kv.Key, kv.Value)
-		}
-	}
-	c.Writer.WriteHeader(r.Status)
-	if r.Body != nil {
-		c.Writer.Write(r.Body)
-	} else {
-		c.Writer.WriteHeaderNow()
-	}
+	core.WriteHTTP(c.Writer, r)
+	c.Writer.WriteHeaderNow() // Gin defers the status line until a body is written
 	c.Abort()
 }
 

@@ -220,22 +220,7 @@ func Claims(r *http.Request) (*core.Claims, bool) { return core.FromContext(r.Co
 // body — for answers of your own built by core (core.ErrorResponse,
 // Auth.JWKSResponse). A Response without a body gets no Content-Type
 // either. It returns the error of writing the body.
-func Write(w http.ResponseWriter, r *core.Response) error {
-	h := w.Header()
-	for i, kv := range r.Header {
-		if i > 0 && r.Header[i-1].Key == kv.Key {
-			h.Add(kv.Key, kv.Value) // repeated headers (Set-Cookie) are adjacent
-		} else {
-			h.Set(kv.Key, kv.Value)
-		}
-	}
-	w.WriteHeader(r.Status)
-	if r.Body == nil {
-		return nil
-	}
-	_, err := w.Write(r.Body)
-	return err
-}
+func Write(w http.ResponseWriter, r *core.Response) error { return core.WriteHTTP(w, r) }
 
 // authenticator is the handler of Authenticate and Optional: one value per
 // wrapped handler, built when the chain is.
