@@ -98,12 +98,14 @@ func New(a *core.Auth, opts ...Option) *Middleware {
 // answers 401 (or 503 when the store is down) and stops the chain when they
 // are not valid. Handlers after it read the claims with Claims(c) or
 // core.FromContext(c.Request().Context()).
-func (m *Middleware) Authenticate() echo.MiddlewareFunc { return m.authenticate }
+func (m *Middleware) Authenticate() echo.MiddlewareFunc { return (&gate{m: m}).middleware }
 
 // Optional is Authenticate for routes that also serve anonymous requests: a
 // request without a token passes with no claims; a token that is sent must
 // be valid.
-func (m *Middleware) Optional() echo.MiddlewareFunc { return m.optional }
+func (m *Middleware) Optional() echo.MiddlewareFunc {
+	return (&gate{m: m, optional: true}).middleware
+}
 
 // Require lets through requests whose claims carry at least one of roles;
 // others get 403 (401 without Authenticate before it).
@@ -198,25 +200,28 @@ func Claims(c echo.Context) (*core.Claims, bool) {
 // either. It returns the error of writing the body, like c.Blob.
 func Write(c echo.Context, r *core.Response) error { return core.WriteHTTP(c.Response(), r) }
 
-// authenticate and optional are the echo.MiddlewareFuncs. Echo applies
-// route and group middleware anew on every request, so the closure they
-// return captures as little as possible.
-func (m *Middleware) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if m.cfg.skip != nil && m.cfg.skip(c) {
-			return next(c)
-		}
-		claims, err := m.ad.Authenticate(c.Request().Context(), core.HTTPRequest{R: c.Request()})
-		return m.pass(c, next, claims, err)
-	}
+// gate is Authenticate or Optional. Echo applies route and group
+// middleware anew on every request, so the closure its middleware returns
+// captures as little as possible.
+type gate struct {
+	m        *Middleware
+	optional bool
 }
 
-func (m *Middleware) optional(next echo.HandlerFunc) echo.HandlerFunc {
+func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		m := g.m
 		if m.cfg.skip != nil && m.cfg.skip(c) {
 			return next(c)
 		}
-		claims, err := m.ad.Optional(c.Request().Context(), core.HTTPRequest{R: c.Request()})
+		r := core.HTTPRequest{R: c.Request()}
+		var claims *core.Claims
+		var err error
+		if g.optional {
+			claims, err = m.ad.Optional(r.R.Context(), r)
+		} else {
+			claims, err = m.ad.Authenticate(r.R.Context(), r)
+		}
 		return m.pass(c, next, claims, err)
 	}
 }

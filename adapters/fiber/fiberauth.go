@@ -102,12 +102,12 @@ func New(a *core.Auth, opts ...Option) *Middleware {
 // answers 401 (or 503 when the store is down) and stops the chain when they
 // are not valid. Handlers after it read the claims with Claims(c) or
 // core.FromContext(c.UserContext()).
-func (m *Middleware) Authenticate() fiber.Handler { return m.authenticate }
+func (m *Middleware) Authenticate() fiber.Handler { return (&gate{m: m}).serve }
 
 // Optional is Authenticate for routes that also serve anonymous requests: a
 // request without a token passes with no claims; a token that is sent must
 // be valid.
-func (m *Middleware) Optional() fiber.Handler { return m.optional }
+func (m *Middleware) Optional() fiber.Handler { return (&gate{m: m, optional: true}).serve }
 
 // Require lets through requests whose claims carry at least one of roles;
 // others get 403 (401 without Authenticate before it).
@@ -191,19 +191,24 @@ func Claims(c *fiber.Ctx) (*core.Claims, bool) {
 	return claims, ok && claims != nil
 }
 
-func (m *Middleware) authenticate(c *fiber.Ctx) error {
-	if m.cfg.skip != nil && m.cfg.skip(c) {
-		return c.Next()
-	}
-	claims, err := m.ad.Authenticate(c.UserContext(), (*reader)(c))
-	return m.pass(c, claims, err)
+// gate is the handler of Authenticate and Optional.
+type gate struct {
+	m        *Middleware
+	optional bool
 }
 
-func (m *Middleware) optional(c *fiber.Ctx) error {
+func (g *gate) serve(c *fiber.Ctx) error {
+	m := g.m
 	if m.cfg.skip != nil && m.cfg.skip(c) {
 		return c.Next()
 	}
-	claims, err := m.ad.Optional(c.UserContext(), (*reader)(c))
+	var claims *core.Claims
+	var err error
+	if g.optional {
+		claims, err = m.ad.Optional(c.UserContext(), (*reader)(c))
+	} else {
+		claims, err = m.ad.Authenticate(c.UserContext(), (*reader)(c))
+	}
 	return m.pass(c, claims, err)
 }
 

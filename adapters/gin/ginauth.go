@@ -97,12 +97,12 @@ func New(a *core.Auth, opts ...Option) *Middleware {
 // answers 401 (or 503 when the store is down) and stops the chain when they
 // are not valid. Handlers after it read the claims with Claims(c) or
 // core.FromContext(c.Request.Context()).
-func (m *Middleware) Authenticate() gin.HandlerFunc { return m.authenticate }
+func (m *Middleware) Authenticate() gin.HandlerFunc { return (&gate{m: m}).serve }
 
 // Optional is Authenticate for routes that also serve anonymous requests: a
 // request without a token passes with no claims; a token that is sent must
 // be valid.
-func (m *Middleware) Optional() gin.HandlerFunc { return m.optional }
+func (m *Middleware) Optional() gin.HandlerFunc { return (&gate{m: m, optional: true}).serve }
 
 // Require lets through requests whose claims carry at least one of roles;
 // others get 403 (401 without Authenticate before it).
@@ -194,21 +194,26 @@ func Write(c *gin.Context, r *core.Response) {
 	c.Abort()
 }
 
-func (m *Middleware) authenticate(c *gin.Context) {
-	if m.cfg.skip != nil && m.cfg.skip(c) {
-		c.Next()
-		return
-	}
-	claims, err := m.ad.Authenticate(c.Request.Context(), core.HTTPRequest{R: c.Request})
-	m.pass(c, claims, err)
+// gate is the handler of Authenticate and Optional.
+type gate struct {
+	m        *Middleware
+	optional bool
 }
 
-func (m *Middleware) optional(c *gin.Context) {
+func (g *gate) serve(c *gin.Context) {
+	m := g.m
 	if m.cfg.skip != nil && m.cfg.skip(c) {
 		c.Next()
 		return
 	}
-	claims, err := m.ad.Optional(c.Request.Context(), core.HTTPRequest{R: c.Request})
+	r := core.HTTPRequest{R: c.Request}
+	var claims *core.Claims
+	var err error
+	if g.optional {
+		claims, err = m.ad.Optional(c.Request.Context(), r)
+	} else {
+		claims, err = m.ad.Authenticate(c.Request.Context(), r)
+	}
 	m.pass(c, claims, err)
 }
 
