@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -53,6 +55,29 @@ func (c *Claims) IsAdmin() bool {
 	return c != nil && c.perms != nil && c.HasRole(c.perms.admin)
 }
 
+// HasAnyPermission reports whether the roles grant at least one of perms.
+func (c *Claims) HasAnyPermission(perms ...string) bool {
+	for _, p := range perms {
+		if c.HasPermission(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasAllPermissions reports whether the roles grant every one of perms.
+func (c *Claims) HasAllPermissions(perms ...string) bool {
+	if c == nil {
+		return false
+	}
+	for _, p := range perms {
+		if !c.HasPermission(p) {
+			return false
+		}
+	}
+	return true
+}
+
 // HasPermission reports whether one of the roles grants perm through
 // Config.Permissions. A role granted "*" has every permission.
 func (c *Claims) HasPermission(perm string) bool {
@@ -67,10 +92,36 @@ func (c *Claims) HasPermission(perm string) bool {
 	return false
 }
 
+// ExtraAs decodes the application claims (Claims.Extra) into a T, typically
+// a struct with json tags, instead of type assertions on map values:
+//
+//	type tenant struct{ Org string `json:"org"` }
+//	t, err := core.ExtraAs[tenant](claims)
+//
+// Each call encodes Extra to JSON and decodes it into a new T (a few
+// microseconds and allocations for a handful of claims): call it once per
+// request, not per field. Claims without application claims give T's zero
+// value; a claim of the wrong type is an error.
+func ExtraAs[T any](c *Claims) (T, error) {
+	var v T
+	if c == nil || len(c.Extra) == 0 {
+		return v, nil
+	}
+	b, err := json.Marshal(c.Extra)
+	if err != nil {
+		return v, fmt.Errorf("authenik8: encode application claims: %w", err)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("authenik8: application claims as %T: %w", v, err)
+	}
+	return v, nil
+}
+
 // A Rule is an authorization decision over verified claims: nil to allow,
 // ErrMissingToken when there are no claims, ErrForbidden otherwise. Adapters
 // turn rules into middleware (Require, RequireAll, RequireAdmin,
-// RequirePermission) so that every framework decides alike.
+// RequirePermission, RequireAllPermissions, and RequireRule for a Rule of
+// the application's own) so that every framework decides alike.
 type Rule func(*Claims) error
 
 // AnyRole allows claims carrying at least one of roles.
@@ -88,9 +139,21 @@ func Admin() Rule {
 	return func(c *Claims) error { return decide(c, c.IsAdmin()) }
 }
 
-// Permission allows claims whose roles grant perm.
-func Permission(perm string) Rule {
-	return func(c *Claims) error { return decide(c, c.HasPermission(perm)) }
+// Permission allows claims whose roles grant at least one of perms
+// (Config.Permissions).
+func Permission(perms ...string) Rule {
+	return func(c *Claims) error { return decide(c, c.HasAnyPermission(perms...)) }
+}
+
+// AllPermissions allows claims whose roles grant every one of perms.
+func AllPermissions(perms ...string) Rule {
+	return func(c *Claims) error { return decide(c, c.HasAllPermissions(perms...)) }
+}
+
+// Allow turns a yes-or-no check into a Rule with the answers of the others:
+// ErrMissingToken without claims, ErrForbidden when ok returns false.
+func Allow(ok func(*Claims) bool) Rule {
+	return func(c *Claims) error { return decide(c, c != nil && ok(c)) }
 }
 
 // The 403 body is the same for every rule: it names neither the role nor the

@@ -3,6 +3,7 @@ package core
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,11 +13,14 @@ import (
 // CookieConfig turns on cookie mode (Config.Cookies): browsers keep the
 // refresh token in an HttpOnly; Secure; SameSite=Strict cookie scoped to the
 // auth routes, out of reach of scripts, and /login and /refresh leave it out
-// of the JSON body. A request that presents the refresh token by cookie —
-// /refresh or /logout without a refresh_token in the body — must pass a CSRF
-// check: an Origin (or Referer) of the site itself or of TrustedOrigins, and
-// a double-submit token, the CSRF cookie's value echoed in CSRFHeader.
-// Clients that send the refresh token in the body are unaffected.
+// of the JSON body. A request whose credential is a cookie — /refresh or
+// /logout with the refresh cookie and no refresh_token in the body, or any
+// state-changing route (POST, DELETE) reached with an access token read from
+// a cookie (the adapters' token lookup) — must pass a CSRF check: an Origin
+// (or Referer) of the site itself, same scheme, host and port, or of
+// TrustedOrigins, and a double-submit token, the CSRF cookie's value echoed
+// in CSRFHeader. Clients that send tokens in the body or the Authorization
+// header are unaffected.
 type CookieConfig struct {
 	// Path is where the auth routes are mounted, e.g. "/auth": the refresh
 	// cookie is only sent there. Required.
@@ -36,6 +40,8 @@ type CookieConfig struct {
 	// Insecure drops the Secure attribute, for local development over plain
 	// http only.
 	Insecure bool
+
+	trusted []origin // TrustedOrigins, parsed
 }
 
 func (c *CookieConfig) withDefaults() (*CookieConfig, error) {
@@ -55,8 +61,13 @@ func (c *CookieConfig) withDefaults() (*CookieConfig, error) {
 	if d.CSRFHeader == "" {
 		d.CSRFHeader = "X-CSRF-Token"
 	}
-	for i, o := range d.TrustedOrigins {
-		d.TrustedOrigins[i] = strings.TrimSuffix(strings.ToLower(o), "/")
+	d.trusted = nil
+	for _, t := range d.TrustedOrigins {
+		o, ok := parseOrigin(t)
+		if !ok {
+			return nil, fmt.Errorf("authenik8: Config.Cookies.TrustedOrigins: %q is not an origin such as \"https://app.example.com\"", t)
+		}
+		d.trusted = append(d.trusted, o)
 	}
 	return &d, nil
 }
@@ -106,6 +117,19 @@ func (c *CookieConfig) refreshFromCookie(r *Request) (string, error) {
 	return token, nil
 }
 
+// csrfConfig is the cookie-mode configuration, or its defaults when cookie
+// mode is off: an access token read from a cookie is checked all the same,
+// so such an application must issue the CSRF cookie (cookie mode does) or
+// its state-changing routes refuse cookie-authenticated requests.
+func (a *Auth) csrfConfig() *CookieConfig {
+	if a.cookies != nil {
+		return a.cookies
+	}
+	return defaultCSRF
+}
+
+var defaultCSRF, _ = (&CookieConfig{Path: "/"}).withDefaults()
+
 // checkCSRF: the request comes from the site itself or a trusted origin, as
 // far as the browser says (Origin, else Referer), and echoes the CSRF
 // cookie in the header — which a cross-site page cannot read.
@@ -122,29 +146,62 @@ func (c *CookieConfig) checkCSRF(r *Request) error {
 			origin = ref.Scheme + "://" + ref.Host
 		}
 	}
-	if origin != "" && !c.sameOrTrusted(origin, r.Host) {
+	if origin != "" && !c.sameOrTrusted(origin, r.Scheme, r.Host) {
 		return ErrCSRF
 	}
-	want, got := r.Cookie(c.CSRFName), header(c.CSRFHeader)
+	var want string
+	if r.Cookie != nil {
+		want = r.Cookie(c.CSRFName)
+	}
+	got := header(c.CSRFHeader)
 	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
 		return ErrCSRF
 	}
 	return nil
 }
 
-func (c *CookieConfig) sameOrTrusted(origin, host string) bool {
-	origin = strings.TrimSuffix(strings.ToLower(origin), "/")
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" || origin == "null" {
+// sameOrTrusted compares origins by scheme, host and port (RFC 6454): the
+// request's own origin is its scheme ("" is http) and Host.
+func (c *CookieConfig) sameOrTrusted(origin, scheme, host string) bool {
+	o, ok := parseOrigin(origin)
+	if !ok {
 		return false
 	}
-	if host != "" && strings.EqualFold(u.Host, host) {
+	if scheme == "" {
+		scheme = "http"
+	}
+	if self, ok := parseOrigin(scheme + "://" + host); ok && host != "" && o == self {
 		return true
 	}
-	for _, t := range c.TrustedOrigins {
-		if origin == t {
+	for _, t := range c.trusted {
+		if o == t {
 			return true
 		}
 	}
 	return false
+}
+
+// origin is a normalized (scheme, host, port) triple.
+type origin struct{ scheme, host, port string }
+
+// parseOrigin reads "scheme://host[:port]" with the scheme's default port
+// made explicit; "null" and anything with a path, user or query is not an
+// origin.
+func parseOrigin(s string) (origin, bool) {
+	u, err := url.Parse(strings.TrimSuffix(s, "/"))
+	if err != nil || u.Host == "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
+		return origin{}, false
+	}
+	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
+	if o.port == "" {
+		switch o.scheme {
+		case "http":
+			o.port = "80"
+		case "https":
+			o.port = "443"
+		default:
+			return origin{}, false
+		}
+	}
+	return o, o.host != ""
 }

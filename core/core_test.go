@@ -294,26 +294,6 @@ func TestRefreshSecretRotation(t *testing.T) {
 	}
 }
 
-func TestTokenLookup(t *testing.T) {
-	if d := core.DefaultTokenLookup(); len(d) != 1 || d[0] != core.FromHeader("Authorization") {
-		t.Fatalf("default lookup %v", d)
-	}
-	auth := core.TokenSource{From: "header", Name: "Authorization"}
-	custom := core.TokenSource{From: "header", Name: "X-Token"}
-	cookie := core.TokenSource{From: "cookie", Name: "at"}
-	for _, tc := range []struct {
-		src       core.TokenSource
-		raw, want string
-	}{
-		{auth, "Bearer abc", "abc"}, {auth, "bearer  abc ", "abc"}, {auth, "Basic abc", ""}, {auth, "abc", ""}, {auth, "Bearer ", ""},
-		{custom, "abc", "abc"}, {custom, "Bearer abc", "abc"}, {cookie, "abc", "abc"},
-	} {
-		if got := tc.src.Token(tc.raw); got != tc.want {
-			t.Errorf("%v.Token(%q) = %q, want %q", tc.src, tc.raw, got, tc.want)
-		}
-	}
-}
-
 func TestReadBody(t *testing.T) {
 	for _, tc := range []struct {
 		body     string
@@ -352,34 +332,5 @@ func TestIssuerAndAudience(t *testing.T) {
 		if _, err := other.Verify(context.Background(), p.AccessToken); !errors.Is(err, core.ErrInvalidToken) {
 			t.Fatalf("another issuer or audience accepted the token: %v", err)
 		}
-	}
-}
-
-// TestFindToken: the first source with a token wins, a source whose value is
-// not a token (Basic credentials) is passed over, and no sources means the
-// Authorization header.
-func TestFindToken(t *testing.T) {
-	req := map[core.TokenSource]string{
-		core.FromHeader("Authorization"): "Basic dXNlcjpwdw==",
-		core.FromCookie("at"):            "from-cookie",
-		core.FromQuery("access_token"):   "from-query",
-	}
-	read := func(s core.TokenSource) string { return req[s] }
-	for _, tc := range []struct {
-		sources []core.TokenSource
-		want    string
-	}{
-		{[]core.TokenSource{core.FromQuery("access_token"), core.FromCookie("at")}, "from-query"},
-		{[]core.TokenSource{core.FromHeader("Authorization"), core.FromCookie("at")}, "from-cookie"},
-		{[]core.TokenSource{core.FromHeader("X-Token")}, ""},
-		{nil, ""},
-	} {
-		if got := core.FindToken(tc.sources, read); got != tc.want {
-			t.Errorf("FindToken(%v) = %q, want %q", tc.sources, got, tc.want)
-		}
-	}
-	req[core.FromHeader("Authorization")] = "Bearer from-header"
-	if got := core.FindToken(nil, read); got != "from-header" {
-		t.Errorf("FindToken(nil) = %q, want the Authorization header's bearer token", got)
 	}
 }

@@ -30,8 +30,10 @@
 // Errors. Every failure wraps one of the *Error sentinels (ErrInvalidToken,
 // ErrStoreUnavailable, …); test with errors.Is. ErrorResponse gives its HTTP
 // status, JSON body and WWW-Authenticate challenge. The framework adapters
-// (ginauth, echoauth, fiberauth) mount Routes and write Responses unchanged,
-// so every framework answers byte for byte alike.
+// (ginauth, echoauth, fiberauth, httpauth) read requests through a
+// RequestReader, leave every decision to an Adapter (token lookup, client
+// IP, CSRF, the routes) and write its Responses unchanged, so every
+// framework answers byte for byte alike.
 //
 // Stores. The Store and UserStore interfaces are the contracts; core/memstore
 // implements both in memory, redisstore on Redis. conformance/storetest

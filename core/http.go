@@ -8,14 +8,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 	"unicode/utf8"
 )
 
-// This file is the HTTP contract of SPEC §6 without an HTTP library: route
-// handlers take a Request and return a Response, and the adapters only copy
-// between these and their framework. Every status, header and body is
-// decided here, so Gin, Echo and Fiber answer byte for byte alike.
+// This file is the HTTP contract of the auth API without an HTTP library:
+// route handlers take a Request and return a Response, and the adapters only
+// copy between these and their framework. Every status, header and body is
+// decided here, so every framework answers byte for byte alike.
 
 // Header is one response header.
 type Header struct{ Key, Value string }
@@ -28,14 +27,16 @@ type Response struct {
 	Body   []byte
 }
 
-// Request is what a route needs from an HTTP request. Its strings and Body
-// may alias the framework's buffers: core copies whatever it keeps beyond
-// the call.
+// Request is what a route needs from an HTTP request; Adapter.Serve builds
+// it from a RequestReader. Its strings and Body may alias the framework's
+// buffers: core copies whatever it keeps beyond the call.
 type Request struct {
-	// Token is the access token the adapter's lookup found ("" for none):
-	// by default BearerToken of the Authorization header.
-	Token       string
-	ContentType string
+	// Token is the access token the lookup found ("" for none), and
+	// TokenFromCookie whether a cookie carried it: then every
+	// state-changing route checks CSRF.
+	Token           string
+	TokenFromCookie bool
+	ContentType     string
 	// Body is the request body, read up to the adapter's limit;
 	// BodyTooLarge is set when the body was longer.
 	Body         []byte
@@ -43,23 +44,43 @@ type Request struct {
 	Client       Client
 	// ID is the :id path parameter of DELETE /sessions/:id.
 	ID string
-	// Cookie and Header read the request's cookies and headers, and Host is
-	// its Host: cookie mode (Config.Cookies) needs them. Nil reads nothing.
+	// Cookie and Header read the request's cookies and headers, Host is its
+	// Host and Scheme "https" or "http" (""): cookie mode and the CSRF
+	// check need them. Nil reads nothing.
 	Cookie func(name string) string
 	Header func(name string) string
 	Host   string
+	Scheme string
 }
 
 // Route is one endpoint of the mountable auth API. Path is relative to the
 // mount point and uses ":id" for the path parameter, which Gin, Echo and
 // Fiber all understand.
 type Route struct {
+	ID     RouteID
 	Method string
 	Path   string
 	Handle func(ctx context.Context, r *Request) *Response
 }
 
-// DefaultBodyLimit is the largest request body the routes read (SPEC §6).
+// RouteID names a route of the auth API, for AdapterOptions.DisabledRoutes
+// (the adapters' WithoutRoutes option).
+type RouteID uint8
+
+// The routes of the auth API.
+const (
+	RouteRegister      RouteID = iota + 1 // POST /register
+	RouteLogin                            // POST /login
+	RouteRefresh                          // POST /refresh
+	RouteLogout                           // POST /logout
+	RouteLogoutAll                        // POST /logout-all
+	RouteMe                               // GET /me
+	RouteSessions                         // GET /sessions
+	RouteRevokeSession                    // DELETE /sessions/:id
+	RouteJWKS                             // GET /jwks.json
+)
+
+// DefaultBodyLimit is the largest request body the routes read.
 const DefaultBodyLimit = 16 << 10
 
 var (
@@ -68,88 +89,50 @@ var (
 	noContent  = &Response{Status: 204, Header: []Header{hdrNoStore}}
 )
 
-// Routes returns the auth API (SPEC §6) for an adapter to mount.
+// Routes returns the auth API for an adapter to mount. A state-changing
+// route (any method but GET) reached with an access token from a cookie
+// first checks CSRF, as a refresh by cookie does.
 func (a *Auth) Routes() []Route {
-	return []Route{
-		{"POST", "/register", a.handleRegister},
-		{"POST", "/login", a.handleLogin},
-		{"POST", "/refresh", a.handleRefresh},
-		{"POST", "/logout", a.handleLogout},
-		{"POST", "/logout-all", a.bearer(a.handleLogoutAll)},
-		{"GET", "/me", a.bearer(a.handleMe)},
-		{"GET", "/sessions", a.bearer(a.handleSessions)},
-		{"DELETE", "/sessions/:id", a.bearer(a.handleRevokeSession)},
-		{"GET", "/jwks.json", a.handleJWKS},
+	routes := []Route{
+		{RouteRegister, "POST", "/register", a.handleRegister},
+		{RouteLogin, "POST", "/login", a.handleLogin},
+		{RouteRefresh, "POST", "/refresh", a.handleRefresh},
+		{RouteLogout, "POST", "/logout", a.handleLogout},
+		{RouteLogoutAll, "POST", "/logout-all", a.bearer(a.handleLogoutAll)},
+		{RouteMe, "GET", "/me", a.bearer(a.handleMe)},
+		{RouteSessions, "GET", "/sessions", a.bearer(a.handleSessions)},
+		{RouteRevokeSession, "DELETE", "/sessions/:id", a.bearer(a.handleRevokeSession)},
+		{RouteJWKS, "GET", "/jwks.json", a.handleJWKS},
 	}
-}
-
-// BearerToken extracts the token of an "Authorization: Bearer <token>"
-// header value; "" when there is none or the scheme is another.
-func BearerToken(authorization string) string {
-	const scheme = "bearer "
-	if len(authorization) < len(scheme) || !strings.EqualFold(authorization[:len(scheme)], scheme) {
-		return ""
-	}
-	return strings.TrimSpace(authorization[len(scheme):])
-}
-
-// TokenSource is one place an adapter looks for the access token.
-type TokenSource struct {
-	From string // "header", "cookie" or "query"
-	Name string // header, cookie or query parameter name
-}
-
-// FromHeader, FromCookie and FromQuery name token sources, for the
-// adapters' WithTokenLookup option.
-func FromHeader(name string) TokenSource { return TokenSource{From: "header", Name: name} }
-func FromCookie(name string) TokenSource { return TokenSource{From: "cookie", Name: name} }
-func FromQuery(name string) TokenSource  { return TokenSource{From: "query", Name: name} }
-
-// DefaultTokenLookup is where the adapters look for the access token when
-// not told otherwise: the Authorization header's Bearer token.
-func DefaultTokenLookup() []TokenSource { return []TokenSource{FromHeader("Authorization")} }
-
-var defaultLookup = DefaultTokenLookup()
-
-// FindToken is the adapters' token lookup: the token of the first source in
-// sources (DefaultTokenLookup when empty) that has one. read returns a
-// source's raw value from the request: the header, cookie or query
-// parameter that s.From and s.Name name, "" when absent.
-func FindToken(sources []TokenSource, read func(s TokenSource) string) string {
-	if len(sources) == 0 {
-		sources = defaultLookup
-	}
-	for _, s := range sources {
-		if t := s.Token(read(s)); t != "" {
-			return t
+	for i, rt := range routes {
+		if rt.Method != "GET" {
+			routes[i].Handle = a.csrfGuard(rt.Handle)
 		}
 	}
-	return ""
+	return routes
 }
 
-// Token turns the raw value read from the source into a token: the
-// Authorization header must use the Bearer scheme; other headers may carry
-// the token bare or after "Bearer "; cookies and query parameters carry it
-// bare.
-func (s TokenSource) Token(raw string) string {
-	if s.From != "header" {
-		return raw
+func containsRoute(ids []RouteID, id RouteID) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
 	}
-	if t := BearerToken(raw); t != "" || strings.EqualFold(s.Name, "Authorization") {
-		return t
-	}
-	return strings.TrimSpace(raw)
+	return false
 }
 
-// Check is the decision of the Authenticate and Optional middleware: the
-// verified claims, or the error to answer with (ErrorResponse gives its
-// HTTP form). With optional set, a request without a token passes with no
-// claims; a token that was sent must still be valid.
-func (a *Auth) Check(ctx context.Context, token string, optional bool) (*Claims, error) {
-	if token == "" && optional {
-		return nil, nil
+// csrfGuard refuses a request whose access token came from a cookie unless
+// it passes the CSRF check: the browser sends a cookie on cross-site
+// requests by itself.
+func (a *Auth) csrfGuard(h func(context.Context, *Request) *Response) func(context.Context, *Request) *Response {
+	return func(ctx context.Context, r *Request) *Response {
+		if r.TokenFromCookie && r.Token != "" {
+			if err := a.csrfConfig().checkCSRF(r); err != nil {
+				return ErrorResponse(err)
+			}
+		}
+		return h(ctx, r)
 	}
-	return a.Verify(ctx, token)
 }
 
 func (a *Auth) bearer(h func(context.Context, *Request, *Claims) *Response) func(context.Context, *Request) *Response {
@@ -241,9 +224,11 @@ func (a *Auth) handleRefresh(ctx context.Context, r *Request) *Response {
 	return a.tokenResponse(pair)
 }
 
-// handleLogout ends the bearer token's session or, without a bearer token,
-// the refresh token's (for a client whose access token has expired) — from
-// the body, or in cookie mode from the cookie.
+// handleLogout ends the bearer token's session or, without a valid bearer
+// token, the refresh token's (a client whose access token has expired) —
+// from the body, or in cookie mode from the cookie. A refresh token goes
+// through LogoutRefreshToken, so a superseded one is reuse. A valid bearer
+// token and a refresh token must name the same session.
 func (a *Auth) handleLogout(ctx context.Context, r *Request) *Response {
 	var in refreshBody
 	if len(r.Body) > 0 || r.BodyTooLarge {
@@ -251,38 +236,52 @@ func (a *Auth) handleLogout(ctx context.Context, r *Request) *Response {
 			return ErrorResponse(err)
 		}
 	}
-	var sid string
+	var claims *Claims
+	var bearerErr error
 	if r.Token != "" {
-		c, err := a.Verify(ctx, r.Token)
-		if err != nil {
-			return ErrorResponse(err)
+		claims, bearerErr = a.Verify(ctx, r.Token)
+		if bearerErr != nil && !stale(bearerErr) {
+			return ErrorResponse(bearerErr) // the store did not answer: fail closed
 		}
-		sid = c.SessionID
 	}
-	if in.RefreshToken == "" && sid == "" {
+	if in.RefreshToken == "" && claims == nil {
 		t, err := a.cookies.refreshFromCookie(r)
 		if err != nil {
 			return ErrorResponse(err)
 		}
 		in.RefreshToken = t
 	}
-	if in.RefreshToken != "" {
-		rt, err := a.refresh.parse(in.RefreshToken)
-		if err != nil {
-			return ErrorResponse(ErrInvalidRefreshToken)
+	var err error
+	switch {
+	case in.RefreshToken == "" && bearerErr != nil:
+		err = bearerErr
+	case in.RefreshToken == "" && claims == nil:
+		err = ErrMissingToken
+	case in.RefreshToken == "":
+		err = a.Logout(ctx, claims.SessionID)
+	case claims != nil:
+		rt, perr := a.refresh.parse(in.RefreshToken)
+		switch {
+		case perr != nil:
+			err = ErrInvalidRefreshToken
+		case rt.sessionID != claims.SessionID:
+			err = ErrInvalidRequest.WithDescription("the bearer token and the refresh token belong to different sessions")
+		default:
+			err = a.LogoutRefreshToken(ctx, in.RefreshToken)
 		}
-		if sid != "" && rt.sessionID != sid {
-			return ErrorResponse(ErrInvalidRequest.WithDescription("the bearer token and the refresh token belong to different sessions"))
-		}
-		sid = rt.sessionID
+	default:
+		err = a.LogoutRefreshToken(ctx, in.RefreshToken)
 	}
-	if sid == "" {
-		return ErrorResponse(ErrMissingToken)
-	}
-	if err := a.Logout(ctx, sid); err != nil {
+	if err != nil {
 		return ErrorResponse(err)
 	}
 	return a.loggedOut()
+}
+
+// stale reports whether a bearer token was refused for itself — invalid,
+// expired, its session ended — rather than because the store did not answer.
+func stale(err error) bool {
+	return errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrTokenExpired) || errors.Is(err, ErrTokenRevoked)
 }
 
 func (a *Auth) handleLogoutAll(ctx context.Context, _ *Request, c *Claims) *Response {

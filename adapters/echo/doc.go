@@ -2,26 +2,29 @@
 // and the mountable auth routes, thin translations of package core.
 //
 //	e := echo.New()
-//	e.IPExtractor = echo.ExtractIPDirect() // or ExtractIPFromXFFHeader(...) behind a proxy
-//	echoauth.Mount(e.Group("/auth"), a)    // SPEC §6 routes
-//	api := e.Group("/api", echoauth.Authenticate(a))
-//	api.GET("/admin", handler, echoauth.RequireAdmin())
-//	api.GET("/reports", handler, echoauth.RequirePermission("reports:read"))
+//	m := echoauth.New(a)                   // options resolved once
+//	m.Mount(e.Group("/auth"))              // the auth API
+//	api := e.Group("/api", m.Authenticate())
+//	api.GET("/admin", handler, m.RequireAdmin())
+//	api.GET("/reports", handler, m.RequirePermission("reports:read"))
+//
+// The package-level Authenticate(a, opts...), Mount(r, a, opts...),
+// Require("admin")… do the same with core's answers to refusals; a
+// Middleware's Require family answers with its WithErrorHandler.
 //
 // Handlers read the verified claims with Claims(c) or, from any code given
 // the request's context, core.FromContext(c.Request().Context()).
 //
 // Every status, header and body comes from core, so Echo answers exactly as
-// the Gin and Fiber adapters do: the middleware writes core's answer itself
+// the other adapters do: the middleware writes core's answer itself
 // and returns nil rather than an error for Echo's HTTPErrorHandler (use
 // WithErrorHandler to answer differently).
 //
-// The client IP recorded with a session and used for the per-IP login and
-// registration limits is c.RealIP() as given by e.IPExtractor. Without an
-// IPExtractor, Echo's RealIP would believe X-Forwarded-For and X-Real-IP as
-// sent by anyone, so the adapter takes the connection's address instead.
-// Behind a proxy, set e.IPExtractor to echo.ExtractIPFromXFFHeader or
-// ExtractIPFromRealIPHeader with the proxies you trust (echo.TrustIPRange).
+// The client IP recorded with a session and counted by the per-IP login and
+// registration limits is the connection's unless WithTrustedProxy names a
+// proxy header. echoauth does not use c.RealIP() or e.IPExtractor (without
+// an extractor, RealIP believes X-Forwarded-For from anyone): the policy is
+// the same on every adapter.
 //
 // Middleware given to e.Group runs for every path under the group's prefix,
 // unknown ones included (Echo registers a catch-all for them), so a group

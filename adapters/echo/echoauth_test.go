@@ -29,35 +29,53 @@ func newEcho() *echo.Echo {
 	return e
 }
 
-// serve is the suite's server (routes in the adaptertest package doc).
+// options turns what the suite asks for into echoauth options.
+func options(cfg adaptertest.ServerConfig) []echoauth.Option {
+	opts := []echoauth.Option{
+		echoauth.WithTokenLookup(cfg.TokenLookup...),
+		echoauth.WithBodyLimit(cfg.BodyLimit),
+		echoauth.WithTrustedProxy(cfg.TrustedProxy.Header, cfg.TrustedProxy.Proxies...),
+		echoauth.WithoutRoutes(cfg.Without...),
+	}
+	if cfg.Skip != nil {
+		opts = append(opts, echoauth.WithSkipper(func(c echo.Context) bool { return cfg.Skip(c.Request().URL.Path) }))
+	}
+	if cfg.OnSuccess != nil {
+		opts = append(opts, echoauth.WithSuccessHandler(func(_ echo.Context, claims *core.Claims) error { return cfg.OnSuccess(claims) }))
+	}
+	if cfg.OnError != nil {
+		opts = append(opts, echoauth.WithErrorHandler(func(c echo.Context, err error) error { return echoauth.Write(c, cfg.OnError(err)) }))
+	}
+	return opts
+}
+
+// serve is the suite's server (routes in the adaptertest package doc). The
+// Echo keeps its default IPExtractor-less RealIP, which believes
+// X-Forwarded-For from anyone: echoauth must not use it.
 func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
-	var opts []echoauth.Option
-	if cfg.TokenLookup != nil {
-		opts = append(opts, echoauth.WithTokenLookup(cfg.TokenLookup...))
-	}
-	if cfg.BodyLimit > 0 {
-		opts = append(opts, echoauth.WithBodyLimit(cfg.BodyLimit))
-	}
 	e := newEcho()
-	echoauth.Mount(e.Group("/auth"), a, opts...)
+	m := echoauth.New(a, options(cfg)...)
+	m.Mount(e.Group("/auth"))
 	profile := func(c echo.Context) error {
 		claims, _ := echoauth.Claims(c)
 		fromCtx, _ := core.FromContext(c.Request().Context())
 		return c.Blob(200, "application/json", adaptertest.Profile(claims, fromCtx))
 	}
 	ok := func(c echo.Context) error { return c.Blob(200, "application/json", adaptertest.OK) }
-	auth := echoauth.Authenticate(a, opts...)
+	auth := m.Authenticate()
 	// Route-level middleware: a group with middleware would also register
 	// Echo's catch-all routes for unknown paths under its prefix.
 	api := e.Group("/api")
 	api.GET("/profile", profile, auth)
-	api.GET("/optional", profile, echoauth.Optional(a, opts...))
-	api.GET("/admin", ok, auth, echoauth.RequireAdmin())
-	api.GET("/any", ok, auth, echoauth.Require("editor", "admin"))
-	api.GET("/all", ok, auth, echoauth.RequireAll("user", "editor"))
-	api.GET("/perm", ok, auth, echoauth.RequirePermission("reports:read"))
+	api.GET("/optional", profile, m.Optional())
+	api.GET("/admin", ok, auth, m.RequireAdmin())
+	api.GET("/any", ok, auth, m.Require("editor", "admin"))
+	api.GET("/all", ok, auth, m.RequireAll("user", "editor"))
+	api.GET("/perm", ok, auth, m.RequirePermission("reports:read", "reports:write"))
+	api.GET("/perm-all", ok, auth, m.RequireAllPermissions("reports:read", "reports:export"))
+	api.GET("/rule", ok, auth, m.RequireRule(adaptertest.TenantRule))
+	api.GET("/plain", ok, auth, echoauth.RequireAdmin())
 	api.GET("/unguarded", ok, echoauth.RequireAdmin())
-
 	return adaptertest.ServeHTTP(t, e)
 }
 
@@ -103,10 +121,11 @@ func TestWithErrorHandler(t *testing.T) {
 	})
 	e := newEcho()
 	ok := func(c echo.Context) error { return c.String(200, "ok") }
-	e.GET("/profile", ok, echoauth.Authenticate(a, onError))
-	e.GET("/admin", ok, echoauth.Authenticate(a, onError), echoauth.RequireAdmin())
-	e.GET("/any", ok, echoauth.Authenticate(a, onError), echoauth.Require("user"))
-	e.GET("/optional-admin", ok, echoauth.Optional(a, onError), echoauth.RequireAdmin())
+	m := echoauth.New(a, onError)
+	e.GET("/profile", ok, m.Authenticate())
+	e.GET("/admin", ok, m.Authenticate(), m.RequireAdmin())
+	e.GET("/any", ok, m.Authenticate(), m.Require("user"))
+	e.GET("/optional-admin", ok, m.Optional(), m.RequireAdmin())
 	e.GET("/default", ok, echoauth.Authenticate(a), echoauth.RequireAdmin())
 
 	for _, tc := range []struct {

@@ -22,7 +22,6 @@ func Example() {
 	})
 
 	e := echo.New()
-	e.IPExtractor = echo.ExtractIPDirect() // no proxy in front
 	echoauth.Mount(e.Group("/auth"), a)
 	api := e.Group("/api", echoauth.Authenticate(a))
 	api.GET("/admin", func(c echo.Context) error { return c.String(200, "welcome") }, echoauth.RequireAdmin())

@@ -2,12 +2,17 @@
 // and the mountable auth routes, thin translations of package core.
 //
 //	app := fiber.New(fiber.Config{ReadBufferSize: 16 << 10})
-//	fiberauth.Mount(app.Group("/auth"), a)             // SPEC §6 routes
+//	m := fiberauth.New(a)                  // options resolved once
+//	m.Mount(app.Group("/auth"))            // the auth API
 //	api := app.Group("/api")
-//	auth := fiberauth.Authenticate(a)
+//	auth := m.Authenticate()
 //	api.Get("/profile", auth, handler)
-//	api.Get("/admin", auth, fiberauth.RequireAdmin(), handler)
-//	api.Get("/reports", auth, fiberauth.RequirePermission("reports:read"), handler)
+//	api.Get("/admin", auth, m.RequireAdmin(), handler)
+//	api.Get("/reports", auth, m.RequirePermission("reports:read"), handler)
+//
+// The package-level Authenticate(a, opts...), Mount(r, a, opts...),
+// Require("admin")… do the same with core's answers to refusals; a
+// Middleware's Require family answers with its WithErrorHandler.
 //
 // Handlers read the verified claims with Claims(c) or, from any code given
 // the request's context, core.FromContext(c.UserContext()). The middleware
@@ -15,7 +20,7 @@
 // with c.SetUserContext.
 //
 // Every status, header and body comes from core, so Fiber answers exactly as
-// the Gin and Echo adapters do; Write copies other core answers
+// the other adapters do; Write copies other core answers
 // (core.ErrorResponse, Auth.JWKSResponse) the same way. WithErrorHandler
 // replaces the middleware's answer to a refusal; an error it returns goes
 // to fiber.Config.ErrorHandler.
@@ -26,12 +31,14 @@
 //     size of the request headers; a request with more is refused with 431
 //     before any middleware runs. Access tokens may be up to 8 KiB, so set
 //     fiber.Config.ReadBufferSize to 16 KiB or more (16 << 10).
-//   - Client IP: the IP recorded with a session, and used for the per-IP
-//     login and registration limits, is c.IP(). Behind a proxy set
-//     fiber.Config's ProxyHeader together with EnableTrustedProxyCheck and
-//     TrustedProxies (without the check, every client may set the header),
-//     and EnableIPValidation; prefer a header the proxy overwrites, such as
-//     X-Real-IP, to X-Forwarded-For, whose first entry the client chooses.
+//   - Client IP: the IP recorded with a session, and counted by the per-IP
+//     login and registration limits, is the connection's unless
+//     WithTrustedProxy names a proxy header; fiberauth does not use c.IP()
+//     nor fiber.Config's ProxyHeader and TrustedProxies, so the policy is
+//     the same on every adapter.
+//   - Borrowed strings: fasthttp's strings are valid only until the
+//     handler returns. The user agent, client IP and session id that the
+//     routes hand to the store and the hooks are copies.
 //   - Body size: the auth routes answer 413 past WithBodyLimit (16 KiB by
 //     default). Bodies over fiber.Config.BodyLimit (4 MiB by default) are
 //     refused by Fiber itself before any handler runs, with a text/plain

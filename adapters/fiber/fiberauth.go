@@ -1,117 +1,189 @@
 package fiberauth
 
 import (
+	"bytes"
 	"io"
+	"net/netip"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/authenik8/authenik8-go/core"
 )
 
-// Keys under which the middleware stores its state in c.Locals.
-const (
-	claimsKey  = "authenik8.claims"
-	onErrorKey = "authenik8.onError"
-)
-
-// Option configures Authenticate, Optional and Mount.
+// Option configures New (and Authenticate, Optional and Mount, which call
+// it).
 type Option func(*config)
 
-// errorHandler is the type stored under onErrorKey.
-type errorHandler = func(*fiber.Ctx, error) error
-
 type config struct {
-	lookup    []core.TokenSource
-	onError   errorHandler
-	bodyLimit int64
+	core      core.AdapterOptions
+	onError   func(*fiber.Ctx, error) error
+	onSuccess func(*fiber.Ctx, *core.Claims) error
+	skip      func(*fiber.Ctx) bool
 }
 
 // WithTokenLookup sets where the access token is read, in order: for example
 // WithTokenLookup(core.FromCookie("access_token"), core.FromHeader("Authorization")).
-// Default: the Authorization header's Bearer token.
+// Default: the Authorization header's Bearer token. A token read from a
+// cookie makes the mounted state-changing routes check CSRF.
 func WithTokenLookup(sources ...core.TokenSource) Option {
-	return func(c *config) { c.lookup = sources }
+	return func(c *config) { c.core.TokenLookup = sources }
 }
 
 // WithErrorHandler replaces how the middleware answers a refused request
-// (Authenticate, Optional and the Require family after them). The default
-// writes core.ErrorResponse(err). The chain stops either way; the handler
-// writes the answer, or returns an error for the app's fiber.Config
-// ErrorHandler. The mounted auth routes always answer core's responses.
+// (Authenticate, Optional and the Require family of the same Middleware).
+// The default writes core.ErrorResponse(err). The chain stops either way;
+// the handler writes the answer, or returns an error for the app's
+// fiber.Config ErrorHandler. The mounted routes always answer core's
+// responses.
 func WithErrorHandler(h func(c *fiber.Ctx, err error) error) Option {
 	return func(c *config) { c.onError = h }
+}
+
+// WithSuccessHandler calls h after Authenticate or Optional verified a
+// token, with the claims (already in c.Locals and c.UserContext()). An
+// error it returns refuses the request as any refusal is (WithErrorHandler,
+// else core.ErrorResponse: a core error answers its own row, any other
+// 500). Unlike jwtware's SuccessHandler it does not call c.Next.
+func WithSuccessHandler(h func(c *fiber.Ctx, claims *core.Claims) error) Option {
+	return func(c *config) { c.onSuccess = h }
+}
+
+// WithSkipper lets requests for which skip returns true through Authenticate
+// and Optional untouched, with no claims (a Require after them still
+// refuses them): jwtware's Filter, the Next of Fiber's middleware.
+func WithSkipper(skip func(c *fiber.Ctx) bool) Option {
+	return func(c *config) { c.skip = skip }
 }
 
 // WithBodyLimit sets the largest request body the mounted routes read.
 // Default core.DefaultBodyLimit (16 KiB); larger bodies get 413.
 func WithBodyLimit(n int64) Option {
-	return func(c *config) { c.bodyLimit = n }
+	return func(c *config) { c.core.BodyLimit = n }
 }
 
-func newConfig(opts []Option) *config {
-	c := &config{bodyLimit: core.DefaultBodyLimit}
+// WithTrustedProxy takes the client IP from header (X-Forwarded-For,
+// X-Real-IP…) when the connection comes from one of proxies (none listed:
+// loopback and private networks), walking its addresses right to left past
+// trusted proxies, and the scheme from X-Forwarded-Proto. Without it the
+// client IP is the connection's: Fiber's c.IP(), ProxyHeader and
+// TrustedProxies are not used.
+func WithTrustedProxy(header string, proxies ...netip.Prefix) Option {
+	return func(c *config) { c.core.TrustedProxy = core.TrustedProxy{Header: header, Proxies: proxies} }
+}
+
+// WithoutRoutes leaves routes out of Mount: for example
+// WithoutRoutes(core.RouteRegister) for an application that creates
+// accounts itself.
+func WithoutRoutes(routes ...core.RouteID) Option {
+	return func(c *config) { c.core.DisabledRoutes = append(c.core.DisabledRoutes, routes...) }
+}
+
+// Middleware is the adapter configured once: its Authenticate, Optional,
+// Require… and Mount share the options given to New, so the Require family
+// answers refusals with the same error handler without depending on which
+// middleware ran before it.
+type Middleware struct {
+	ad  *core.Adapter
+	cfg config
+}
+
+// New resolves the options for a.
+func New(a *core.Auth, opts ...Option) *Middleware {
+	m := &Middleware{}
 	for _, o := range opts {
-		o(c)
+		o(&m.cfg)
 	}
-	return c
+	m.ad = core.NewAdapter(a, m.cfg.core)
+	return m
 }
 
 // Authenticate verifies the request's access token and its session; it
 // answers 401 (or 503 when the store is down) and stops the chain when they
 // are not valid. Handlers after it read the claims with Claims(c) or
 // core.FromContext(c.UserContext()).
-func Authenticate(a *core.Auth, opts ...Option) fiber.Handler {
-	return authenticate(a, false, newConfig(opts))
-}
+func (m *Middleware) Authenticate() fiber.Handler { return (&gate{m: m}).serve }
 
 // Optional is Authenticate for routes that also serve anonymous requests: a
 // request without a token passes with no claims; a token that is sent must
 // be valid.
-func Optional(a *core.Auth, opts ...Option) fiber.Handler {
-	return authenticate(a, true, newConfig(opts))
-}
-
-func authenticate(a *core.Auth, optional bool, cfg *config) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if cfg.onError != nil {
-			c.Locals(onErrorKey, cfg.onError)
-		}
-		ctx := c.UserContext()
-		claims, err := a.Check(ctx, cfg.token(c), optional)
-		if err != nil {
-			return fail(c, err)
-		}
-		if claims != nil {
-			c.Locals(claimsKey, claims)
-			c.SetUserContext(core.NewContext(ctx, claims))
-		}
-		return c.Next()
-	}
-}
+func (m *Middleware) Optional() fiber.Handler { return (&gate{m: m, optional: true}).serve }
 
 // Require lets through requests whose claims carry at least one of roles;
 // others get 403 (401 without Authenticate before it).
-func Require(roles ...string) fiber.Handler { return authorize(core.AnyRole(roles...)) }
+func (m *Middleware) Require(roles ...string) fiber.Handler {
+	return m.RequireRule(core.AnyRole(roles...))
+}
 
 // RequireAll lets through requests whose claims carry every one of roles.
-func RequireAll(roles ...string) fiber.Handler { return authorize(core.AllRoles(roles...)) }
+func (m *Middleware) RequireAll(roles ...string) fiber.Handler {
+	return m.RequireRule(core.AllRoles(roles...))
+}
 
 // RequireAdmin lets through requests whose claims carry the admin role.
-func RequireAdmin() fiber.Handler { return authorize(core.Admin()) }
+func (m *Middleware) RequireAdmin() fiber.Handler { return m.RequireRule(core.Admin()) }
 
-// RequirePermission lets through requests whose roles grant perm
-// (core.Config.Permissions).
-func RequirePermission(perm string) fiber.Handler { return authorize(core.Permission(perm)) }
+// RequirePermission lets through requests whose roles grant at least one of
+// perms (core.Config.Permissions).
+func (m *Middleware) RequirePermission(perms ...string) fiber.Handler {
+	return m.RequireRule(core.Permission(perms...))
+}
 
-func authorize(rule core.Rule) fiber.Handler {
+// RequireAllPermissions lets through requests whose roles grant every one
+// of perms.
+func (m *Middleware) RequireAllPermissions(perms ...string) fiber.Handler {
+	return m.RequireRule(core.AllPermissions(perms...))
+}
+
+// RequireRule lets through requests whose claims rule allows.
+func (m *Middleware) RequireRule(rule core.Rule) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		claims, _ := Claims(c)
 		if err := rule(claims); err != nil {
-			return fail(c, err)
+			return m.fail(c, err)
 		}
 		return c.Next()
 	}
 }
+
+// Mount registers the auth API (register, login, refresh, logout,
+// logout-all, me, sessions, jwks.json; less WithoutRoutes) on r, typically
+// a group such as app.Group("/auth").
+func (m *Middleware) Mount(r fiber.Router) {
+	for _, rt := range m.ad.Routes() {
+		r.Add(rt.Method, rt.Path, m.route(rt))
+	}
+}
+
+// Authenticate is New(a, opts...).Authenticate().
+func Authenticate(a *core.Auth, opts ...Option) fiber.Handler {
+	return New(a, opts...).Authenticate()
+}
+
+// Optional is New(a, opts...).Optional().
+func Optional(a *core.Auth, opts ...Option) fiber.Handler { return New(a, opts...).Optional() }
+
+// Mount is New(a, opts...).Mount(r).
+func Mount(r fiber.Router, a *core.Auth, opts ...Option) { New(a, opts...).Mount(r) }
+
+// Require, RequireAll, RequireAdmin, RequirePermission,
+// RequireAllPermissions and RequireRule are the Middleware methods of the
+// same names with core's answers to refusals (no error handler).
+func Require(roles ...string) fiber.Handler    { return plain.Require(roles...) }
+func RequireAll(roles ...string) fiber.Handler { return plain.RequireAll(roles...) }
+func RequireAdmin() fiber.Handler              { return plain.RequireAdmin() }
+func RequireRule(rule core.Rule) fiber.Handler { return plain.RequireRule(rule) }
+func RequirePermission(perms ...string) fiber.Handler {
+	return plain.RequirePermission(perms...)
+}
+func RequireAllPermissions(perms ...string) fiber.Handler {
+	return plain.RequireAllPermissions(perms...)
+}
+
+var plain = New(nil)
+
+// claimsKey is where the middleware keeps the claims in c.Locals.
+const claimsKey = "authenik8.claims"
 
 // Claims returns the claims Authenticate or Optional verified.
 func Claims(c *fiber.Ctx) (*core.Claims, bool) {
@@ -119,47 +191,88 @@ func Claims(c *fiber.Ctx) (*core.Claims, bool) {
 	return claims, ok && claims != nil
 }
 
-// Mount registers the auth API of SPEC §6 (register, login, refresh,
-// logout, logout-all, me, sessions, jwks.json) on r, typically a group such
-// as app.Group("/auth").
-func Mount(r fiber.Router, a *core.Auth, opts ...Option) {
-	cfg := newConfig(opts)
-	for _, rt := range a.Routes() {
-		r.Add(rt.Method, rt.Path, cfg.route(rt))
-	}
+// gate is the handler of Authenticate and Optional.
+type gate struct {
+	m        *Middleware
+	optional bool
 }
 
-func (cfg *config) route(rt core.Route) fiber.Handler {
+func (g *gate) serve(c *fiber.Ctx) error {
+	m := g.m
+	if m.cfg.skip != nil && m.cfg.skip(c) {
+		return c.Next()
+	}
+	var claims *core.Claims
+	var err error
+	if g.optional {
+		claims, err = m.ad.Optional(c.UserContext(), (*reader)(c))
+	} else {
+		claims, err = m.ad.Authenticate(c.UserContext(), (*reader)(c))
+	}
+	return m.pass(c, claims, err)
+}
+
+// pass continues the chain with the claims in c.Locals and the user
+// context, or refuses the request.
+func (m *Middleware) pass(c *fiber.Ctx, claims *core.Claims, err error) error {
+	if err != nil {
+		return m.fail(c, err)
+	}
+	if claims != nil {
+		c.Locals(claimsKey, claims)
+		c.SetUserContext(core.NewContext(c.UserContext(), claims))
+		if m.cfg.onSuccess != nil {
+			if err := m.cfg.onSuccess(c, claims); err != nil {
+				return m.fail(c, err)
+			}
+		}
+	}
+	return c.Next()
+}
+
+// fail answers a refused request with the error handler, or core's answer.
+// The chain stops: the caller does not call c.Next.
+func (m *Middleware) fail(c *fiber.Ctx, err error) error {
+	if m.cfg.onError != nil {
+		return m.cfg.onError(c, err)
+	}
+	return Write(c, core.ErrorResponse(err))
+}
+
+func (m *Middleware) route(rt core.Route) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		// The strings alias fasthttp's buffers, valid until the handler
-		// returns; core copies what it keeps.
-		req := core.Request{
-			Token:       cfg.token(c),
-			ContentType: c.Get(fiber.HeaderContentType),
-			Client:      core.Client{UserAgent: c.Get(fiber.HeaderUserAgent), IP: c.IP()},
-			ID:          c.Params("id"),
-			Cookie:      func(name string) string { return c.Cookies(name) },
-			Header:      func(name string) string { return c.Get(name) },
-			Host:        string(c.Request().Host()),
-		}
-		req.Body, req.BodyTooLarge = readBody(c, cfg.bodyLimit)
-		return Write(c, rt.Handle(c.UserContext(), &req))
+		return Write(c, m.ad.Serve(c.UserContext(), rt, (*reader)(c)))
 	}
 }
 
-// token reads the access token from the first source that has one.
-func (cfg *config) token(c *fiber.Ctx) string {
-	return core.FindToken(cfg.lookup, func(src core.TokenSource) string {
-		switch src.From {
-		case "cookie":
-			return c.Cookies(src.Name)
-		case "query":
-			return c.Query(src.Name)
-		case "header":
-			return c.Get(src.Name)
-		}
+// reader is core's view of the request. Its strings alias fasthttp's
+// buffers, valid until the handler returns and then reused for the next
+// request on the connection: core copies what it keeps (the user agent,
+// the client IP, the session id of the path), and the body is read as
+// sent.
+type reader fiber.Ctx
+
+func (r *reader) ctx() *fiber.Ctx { return (*fiber.Ctx)(r) }
+
+func (r *reader) Header(name string) string {
+	switch vs := r.ctx().Request().Header.PeekAll(name); len(vs) {
+	case 0:
 		return ""
-	})
+	case 1:
+		return utils.UnsafeString(vs[0])
+	default:
+		return string(bytes.Join(vs, []byte(", ")))
+	}
+}
+
+func (r *reader) Cookie(name string) string    { return r.ctx().Cookies(name) }
+func (r *reader) Query(name string) string     { return r.ctx().Query(name) }
+func (r *reader) PathParam(name string) string { return r.ctx().Params(name) }
+func (r *reader) Host() string                 { return utils.UnsafeString(r.ctx().Request().Host()) }
+func (r *reader) RemoteAddr() string           { return r.ctx().Context().RemoteAddr().String() }
+func (r *reader) TLS() bool                    { return r.ctx().Context().IsTLS() }
+func (r *reader) Body(limit int64) ([]byte, bool) {
+	return readBody(r.ctx(), limit)
 }
 
 // readBody returns the request body when it is at most limit bytes. It
@@ -207,15 +320,6 @@ func readStream(c *fiber.Ctx, n, limit int64) ([]byte, bool) {
 		return nil, false
 	}
 	return b, false
-}
-
-// fail answers a refused request with the configured error handler, or
-// core's answer. The chain stops: the caller does not call c.Next.
-func fail(c *fiber.Ctx, err error) error {
-	if onError, ok := c.Locals(onErrorKey).(errorHandler); ok {
-		return onError(c, err)
-	}
-	return Write(c, core.ErrorResponse(err))
 }
 
 // Write copies a core.Response to the client — status, headers in order,

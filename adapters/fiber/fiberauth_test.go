@@ -5,13 +5,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,17 +56,33 @@ func listen(t testing.TB, app *fiber.App) string {
 	return "http://" + l.Addr().String()
 }
 
-// serve is the suite's server (routes in the adaptertest package doc).
+// options turns what the suite asks for into fiberauth options.
+func options(cfg adaptertest.ServerConfig) []fiberauth.Option {
+	opts := []fiberauth.Option{
+		fiberauth.WithTokenLookup(cfg.TokenLookup...),
+		fiberauth.WithBodyLimit(cfg.BodyLimit),
+		fiberauth.WithTrustedProxy(cfg.TrustedProxy.Header, cfg.TrustedProxy.Proxies...),
+		fiberauth.WithoutRoutes(cfg.Without...),
+	}
+	if cfg.Skip != nil {
+		opts = append(opts, fiberauth.WithSkipper(func(c *fiber.Ctx) bool { return cfg.Skip(c.Path()) }))
+	}
+	if cfg.OnSuccess != nil {
+		opts = append(opts, fiberauth.WithSuccessHandler(func(_ *fiber.Ctx, claims *core.Claims) error { return cfg.OnSuccess(claims) }))
+	}
+	if cfg.OnError != nil {
+		opts = append(opts, fiberauth.WithErrorHandler(func(c *fiber.Ctx, err error) error { return fiberauth.Write(c, cfg.OnError(err)) }))
+	}
+	return opts
+}
+
+// serve is the suite's server (routes in the adaptertest package doc). The
+// app sets Fiber's ProxyHeader to X-Forwarded-For with no trusted-proxy
+// check, so that c.IP() believes anyone: fiberauth must not use it.
 func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
-	var opts []fiberauth.Option
-	if cfg.TokenLookup != nil {
-		opts = append(opts, fiberauth.WithTokenLookup(cfg.TokenLookup...))
-	}
-	if cfg.BodyLimit > 0 {
-		opts = append(opts, fiberauth.WithBodyLimit(cfg.BodyLimit))
-	}
-	app := newApp()
-	fiberauth.Mount(app.Group("/auth"), a, opts...)
+	app := fiber.New(fiber.Config{ReadBufferSize: 16 << 10, DisableStartupMessage: true, ProxyHeader: fiber.HeaderXForwardedFor})
+	m := fiberauth.New(a, options(cfg)...)
+	m.Mount(app.Group("/auth"))
 	profile := func(c *fiber.Ctx) error {
 		claims, _ := fiberauth.Claims(c)
 		fromCtx, _ := core.FromContext(c.UserContext())
@@ -76,14 +95,17 @@ func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
 	}
 	// Authenticate is passed per route: a Fiber group's handlers are prefix
 	// middleware, which would also run for /api/optional and /api/unguarded.
-	auth := fiberauth.Authenticate(a, opts...)
+	auth := m.Authenticate()
 	api := app.Group("/api")
 	api.Get("/profile", auth, profile)
-	api.Get("/optional", fiberauth.Optional(a, opts...), profile)
-	api.Get("/admin", auth, fiberauth.RequireAdmin(), ok)
-	api.Get("/any", auth, fiberauth.Require("editor", "admin"), ok)
-	api.Get("/all", auth, fiberauth.RequireAll("user", "editor"), ok)
-	api.Get("/perm", auth, fiberauth.RequirePermission("reports:read"), ok)
+	api.Get("/optional", m.Optional(), profile)
+	api.Get("/admin", auth, m.RequireAdmin(), ok)
+	api.Get("/any", auth, m.Require("editor", "admin"), ok)
+	api.Get("/all", auth, m.RequireAll("user", "editor"), ok)
+	api.Get("/perm", auth, m.RequirePermission("reports:read", "reports:write"), ok)
+	api.Get("/perm-all", auth, m.RequireAllPermissions("reports:read", "reports:export"), ok)
+	api.Get("/rule", auth, m.RequireRule(adaptertest.TenantRule), ok)
+	api.Get("/plain", auth, fiberauth.RequireAdmin(), ok)
 	api.Get("/unguarded", fiberauth.RequireAdmin(), ok)
 	return listen(t, app)
 }
@@ -148,10 +170,11 @@ func TestWithErrorHandler(t *testing.T) {
 	})
 	app := newApp()
 	ok := func(c *fiber.Ctx) error { return c.SendString("ok") }
-	fiberauth.Mount(app.Group("/auth"), a, onError)
-	app.Get("/profile", fiberauth.Authenticate(a, onError), ok)
-	app.Get("/optional", fiberauth.Optional(a, onError), ok)
-	app.Get("/admin", fiberauth.Authenticate(a, onError), fiberauth.RequireAdmin(), ok)
+	m := fiberauth.New(a, onError)
+	m.Mount(app.Group("/auth"))
+	app.Get("/profile", m.Authenticate(), ok)
+	app.Get("/optional", m.Optional(), ok)
+	app.Get("/admin", m.Authenticate(), m.RequireAdmin(), ok)
 	app.Get("/plain", fiberauth.Authenticate(a), fiberauth.RequireAdmin(), ok)
 
 	for _, tc := range []struct {
@@ -356,4 +379,145 @@ func TestBody(t *testing.T) {
 		zw.Close()
 		post("gzip", bytes.NewReader(gz.Bytes()), int64(gz.Len()), "gzip", core.ErrInvalidRequest.WithDescription("the body must be a JSON object"))
 	}
+}
+
+// recordingStore keeps, uncopied, the strings the routes hand to the store.
+type recordingStore struct {
+	storeLimiter
+	mu      sync.Mutex
+	agents  []string // CreateSession's user agents
+	revoked []string // RevokeSession's session ids
+}
+
+func (s *recordingStore) CreateSession(ctx context.Context, n core.NewSession) (core.Session, error) {
+	s.mu.Lock()
+	s.agents = append(s.agents, n.UserAgent)
+	s.mu.Unlock()
+	return s.storeLimiter.CreateSession(ctx, n)
+}
+
+func (s *recordingStore) RevokeSession(ctx context.Context, uid, sid string) (bool, error) {
+	s.mu.Lock()
+	s.revoked = append(s.revoked, sid)
+	s.mu.Unlock()
+	return s.storeLimiter.RevokeSession(ctx, uid, sid)
+}
+
+// storeLimiter is what memstore and redisstore implement: the limiter
+// stays reachable through the wrapper.
+type storeLimiter interface {
+	core.Store
+	core.Limiter
+}
+
+// TestBorrowedStrings: fasthttp lends the handler strings that alias
+// buffers it reuses for the next request on the connection. Over one
+// keep-alive connection, the user agent a queued hook event and the store
+// were given, and the session id the store revoked (redisstore keys its
+// revocation tombstones by it), still read right after later requests
+// overwrote those buffers.
+func TestBorrowedStrings(t *testing.T) {
+	for name, stores := range map[string]func(testing.TB) (core.Store, core.UserStore){
+		"memstore": adaptertest.MemoryStores, "redis": redisstoretest.Stores,
+	} {
+		t.Run(name, func(t *testing.T) { testBorrowedStrings(t, stores) })
+	}
+}
+
+func testBorrowedStrings(t *testing.T, stores func(testing.TB) (core.Store, core.UserStore)) {
+	s, u := stores(t)
+	rec := &recordingStore{storeLimiter: s.(storeLimiter)}
+	var mu sync.Mutex
+	var events []core.Event // queued, as an audit log shipper would
+	a := adaptertest.NewAuth(t, rec, u, func(c *core.Config) {
+		c.Hooks.OnLogin = func(_ context.Context, e core.Event) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		}
+	})
+	if _, err := u.(core.UserRegistrar).Register(context.Background(), "keepalive@example.com", "correct horse battery", []string{"user"}); err != nil {
+		t.Fatal(err)
+	}
+	app := newApp()
+	fiberauth.Mount(app.Group("/auth"), a)
+	base := listen(t, app)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	send := func(method, path, agent, bearer, body string) (int, []byte) {
+		t.Helper()
+		req := method + " " + path + " HTTP/1.1\r\nHost: x\r\nUser-Agent: " + agent + "\r\n"
+		if bearer != "" {
+			req += "Authorization: Bearer " + bearer + "\r\n"
+		}
+		req += "Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		if _, err := io.WriteString(conn, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	login := `{"email":"keepalive@example.com","password":"correct horse battery"}`
+	type pair struct {
+		AccessToken string `json:"access_token"`
+	}
+	var first, second pair
+	for _, x := range []struct {
+		agent string
+		dst   *pair
+	}{{"first-agent/" + strings.Repeat("1", 40), &first}, {"other-agent/" + strings.Repeat("2", 40), &second}} {
+		code, b := send("POST", "/auth/login", x.agent, "", login)
+		if code != 200 || json.Unmarshal(b, x.dst) != nil {
+			t.Fatalf("login: %d %s", code, b)
+		}
+	}
+	c, err := a.Verify(context.Background(), first.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := strings.Clone(c.SessionID)
+	if code, b := send("DELETE", "/auth/sessions/"+sid, "deleting-agent", second.AccessToken, ""); code != 204 {
+		t.Fatalf("delete: %d %s", code, b)
+	}
+	// Later requests on the connection, of the same lengths, overwrite the
+	// buffers the first ones were read from.
+	other := core.NewSessionID("keepalive-other-user")[:len(sid)]
+	for range 3 {
+		send("DELETE", "/auth/sessions/"+strings.Repeat("z", len(sid)-len(other))+other, "x-agent/"+strings.Repeat("9", 44), second.AccessToken, "")
+		send("POST", "/auth/login", "y-agent/"+strings.Repeat("8", 44), "", `{"email":"keepalive@example.com","password":"wrong password!!!!!!!"}`)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(events) < 2 || events[0].UserAgent != "first-agent/"+strings.Repeat("1", 40) || events[1].UserAgent != "other-agent/"+strings.Repeat("2", 40) {
+		t.Fatalf("queued login events hold user agents %q", agents(events))
+	}
+	if len(rec.agents) < 2 || rec.agents[0] != "first-agent/"+strings.Repeat("1", 40) {
+		t.Fatalf("the store was given user agents %q", rec.agents)
+	}
+	if len(rec.revoked) == 0 || rec.revoked[0] != sid {
+		t.Fatalf("the store revoked %q, want %q first", rec.revoked, sid)
+	}
+	if _, err := a.Verify(context.Background(), first.AccessToken); !errors.Is(err, core.ErrTokenRevoked) {
+		t.Fatalf("the deleted session: %v", err)
+	}
+}
+
+func agents(events []core.Event) []string {
+	var out []string
+	for _, e := range events {
+		out = append(out, e.UserAgent)
+	}
+	return out
 }

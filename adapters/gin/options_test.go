@@ -20,7 +20,7 @@ func newAuth(t *testing.T) *core.Auth {
 }
 
 // TestErrorHandler: WithErrorHandler answers refusals of Authenticate and of
-// the Require* after it, and is not called for allowed requests.
+// the Middleware's Require*, and is not called for allowed requests.
 func TestErrorHandler(t *testing.T) {
 	a := newAuth(t)
 	var seen []error
@@ -29,9 +29,10 @@ func TestErrorHandler(t *testing.T) {
 		c.AbortWithStatusJSON(418, gin.H{"custom": core.ErrorResponse(err).Status})
 	}
 	r := gin.New()
-	api := r.Group("/api", ginauth.Authenticate(a, ginauth.WithErrorHandler(onError)))
+	m := ginauth.New(a, ginauth.WithErrorHandler(onError))
+	api := r.Group("/api", m.Authenticate())
 	api.GET("/open", func(c *gin.Context) { c.String(200, "ok") })
-	api.GET("/admin", ginauth.RequireAdmin(), func(c *gin.Context) { c.String(200, "ok") })
+	api.GET("/admin", m.RequireAdmin(), func(c *gin.Context) { c.String(200, "ok") })
 	p, err := a.IssueSession(t.Context(), core.User{ID: "u1", Roles: []string{"user"}}, core.Client{})
 	if err != nil {
 		t.Fatal(err)

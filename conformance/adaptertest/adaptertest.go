@@ -1,33 +1,31 @@
 // Package adaptertest is the HTTP conformance suite for the framework
 // adapters. It drives a real server on a loopback listener, black-box, and
-// checks every route, status, code, body field and header of SPEC §6.
+// checks every route, status, code, body field and header of the auth API.
 //
 // An adapter's test calls Run with a Harness whose Serve starts the
-// framework's server with:
+// framework's server. It builds one Middleware, m := New(a, options), with
+// the options the ServerConfig asks for, and serves:
 //
-//	/auth/*                 Mount(group, a, options from ServerConfig)
-//	GET /api/profile        Authenticate → 200 Profile(accessor claims, core.FromContext claims)
-//	GET /api/optional       Optional → 200 Profile(…) (empty sub when anonymous)
-//	GET /api/admin          Authenticate, RequireAdmin() → 200 OK
-//	GET /api/any            Authenticate, Require("editor", "admin") → 200 OK
-//	GET /api/all            Authenticate, RequireAll("user", "editor") → 200 OK
-//	GET /api/perm           Authenticate, RequirePermission("reports:read") → 200 OK
-//	GET /api/unguarded      RequireAdmin() without Authenticate → must refuse
+//	/auth/*             m.Mount (ServeMux: Handler under http.StripPrefix)
+//	GET /api/profile    m.Authenticate → 200 Profile(accessor claims, core.FromContext claims)
+//	GET /api/optional   m.Optional → 200 Profile(…) (empty sub when anonymous)
+//	GET /api/admin      m.Authenticate, m.RequireAdmin() → 200 OK
+//	GET /api/any        m.Authenticate, m.Require("editor", "admin") → 200 OK
+//	GET /api/all        m.Authenticate, m.RequireAll("user", "editor") → 200 OK
+//	GET /api/perm       m.Authenticate, m.RequirePermission("reports:read", "reports:write") → 200 OK
+//	GET /api/perm-all   m.Authenticate, m.RequireAllPermissions("reports:read", "reports:export") → 200 OK
+//	GET /api/rule       m.Authenticate, m.RequireRule(TenantRule) → 200 OK
+//	GET /api/plain      m.Authenticate, the package-level RequireAdmin() → 200 OK
+//	GET /api/unguarded  the package-level RequireAdmin() alone → must refuse
 //
-// Authenticate and Optional take the ServerConfig's token lookup too. The
-// server trusts no proxy: the client IP is the connection's, whatever
-// X-Forwarded-For or X-Real-IP say (for Gin, r.SetTrustedProxies(nil)).
+// The server trusts no proxy unless the ServerConfig says so: by default the
+// client IP is the connection's, whatever X-Forwarded-For or X-Real-IP say.
 package adaptertest
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -46,15 +44,34 @@ type Harness struct {
 	Serve func(t testing.TB, a *core.Auth, cfg ServerConfig) string
 }
 
-// ServerConfig is what a test asks of the server, to pass as the adapter's
-// options.
+// ServerConfig is what a test asks of the server, to pass to the adapter's
+// New as its options. Zero fields: the adapter's defaults.
 type ServerConfig struct {
-	TokenLookup []core.TokenSource // nil: the adapter's default
-	BodyLimit   int64              // 0: the adapter's default
+	TokenLookup  []core.TokenSource // WithTokenLookup
+	BodyLimit    int64              // WithBodyLimit
+	TrustedProxy core.TrustedProxy  // WithTrustedProxy(Header, Proxies...) when Header is set
+	Without      []core.RouteID     // WithoutRoutes
+	// Skip, when set, is the WithSkipper test of a request's URL path.
+	Skip func(path string) bool
+	// OnSuccess, when set, is called by the WithSuccessHandler hook with
+	// the claims; its error is the hook's.
+	OnSuccess func(*core.Claims) error
+	// OnError, when set, is the WithErrorHandler handler: it answers with
+	// Write(OnError(err)).
+	OnError func(error) *core.Response
 }
 
 // OK is the body of the RBAC probe routes.
 var OK = []byte(`{"ok":true}`)
+
+// TenantRule is the application rule of GET /api/rule: the application
+// claim "tenant" must be "acme".
+var TenantRule = core.Allow(func(c *core.Claims) bool {
+	app, err := core.ExtraAs[struct {
+		Tenant string `json:"tenant"`
+	}](c)
+	return err == nil && app.Tenant == "acme"
+})
 
 // Profile is the body of /api/profile and /api/optional: the claims as the
 // framework's accessor gave them, and the subject found on the request's
@@ -98,7 +115,7 @@ func NewAuth(t testing.TB, s core.Store, u core.UserStore, mod func(*core.Config
 	cfg := core.Config{
 		Store: s, Users: u, AccessKeys: []core.Key{key}, RefreshSecret: refreshSecret,
 		ReuseGrace:  Grace,
-		Permissions: map[string][]string{"analyst": {"reports:read"}},
+		Permissions: map[string][]string{"analyst": {"reports:read"}, "exporter": {"reports:read", "reports:export"}},
 		// Every request of the suite comes from one loopback IP: limits high
 		// enough not to get in the way; RateLimits tests its own.
 		RateLimits: core.RateLimits{
@@ -117,191 +134,6 @@ func NewAuth(t testing.TB, s core.Store, u core.UserStore, mod func(*core.Config
 	return a
 }
 
-// env is one test's server and what it was built from.
-type env struct {
-	t     testing.TB
-	base  string
-	auth  *core.Auth
-	store core.Store
-	users core.UserStore
-	hc    *http.Client
-}
-
-func newEnv(t testing.TB, h Harness, cfg ServerConfig, mod func(*core.Config)) *env {
-	t.Helper()
-	s, u := h.Stores(t)
-	a := NewAuth(t, s, u, mod)
-	base := h.Serve(t, a, cfg)
-	if !strings.HasPrefix(base, "http://127.0.0.1:") && !strings.HasPrefix(base, "http://[::1]:") {
-		t.Fatalf("Serve returned %q; the suite only targets loopback", base)
-	}
-	hc := &http.Client{Timeout: 20 * time.Second}
-	t.Cleanup(hc.CloseIdleConnections)
-	return &env{t: t, base: base, auth: a, store: s, users: u, hc: hc}
-}
-
-// result is one HTTP exchange's answer.
-type result struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-type reqOpt func(*http.Request)
-
-func bearer(tok string) reqOpt {
-	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
-}
-func header(k, v string) reqOpt { return func(r *http.Request) { r.Header.Set(k, v) } }
-func cookie(name, v string) reqOpt {
-	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: name, Value: v}) }
-}
-
-// body sends raw bytes with a content type.
-func body(contentType string, b []byte) reqOpt {
-	return func(r *http.Request) {
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		r.ContentLength = int64(len(b))
-		if contentType != "" {
-			r.Header.Set("Content-Type", contentType)
-		}
-	}
-}
-
-// jsonBody sends v as application/json.
-func jsonBody(v any) reqOpt {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return body("application/json", b)
-}
-
-func (e *env) do(method, path string, opts ...reqOpt) *result {
-	e.t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), method, e.base+path, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("User-Agent", "adaptertest/1")
-	for _, o := range opts {
-		o(req)
-	}
-	resp, err := e.hc.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	return &result{Status: resp.StatusCode, Header: resp.Header, Body: b}
-}
-
-// object decodes a JSON object body.
-func (r *result) object(t testing.TB) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("body is not a JSON object: %v: %s", err, r.Body)
-	}
-	return m
-}
-
-// wantError checks an answer is exactly core's for err: status, body bytes,
-// WWW-Authenticate, Content-Type, Cache-Control and Retry-After.
-func wantError(t testing.TB, what string, r *result, err error) {
-	t.Helper()
-	want := core.ErrorResponse(err)
-	if r.Status != want.Status || !bytes.Equal(r.Body, want.Body) {
-		t.Fatalf("%s: got %d %s; want %d %s", what, r.Status, r.Body, want.Status, want.Body)
-	}
-	wantHeaders(t, what, r, want)
-}
-
-// wantHeaders checks that r carries exactly the headers core decided.
-func wantHeaders(t testing.TB, what string, r *result, want *core.Response) {
-	t.Helper()
-	for _, name := range []string{"WWW-Authenticate", "Content-Type", "Cache-Control", "Retry-After"} {
-		var w string
-		for _, h := range want.Header {
-			if strings.EqualFold(h.Key, name) {
-				w = h.Value
-			}
-		}
-		if got := strings.Join(r.Header.Values(name), ", "); got != w {
-			t.Fatalf("%s: %s is %q, want %q", what, name, got, w)
-		}
-	}
-}
-
-func wantStatus(t testing.TB, what string, r *result, status int) {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("%s: got %d %s, want %d", what, r.Status, r.Body, status)
-	}
-}
-
-// credentials used across tests.
-const password = "correct horse battery"
-
-// register creates an account over HTTP and returns its id.
-func (e *env) register(email string) string {
-	e.t.Helper()
-	r := e.do("POST", "/auth/register", jsonBody(map[string]string{"email": email, "password": password}))
-	wantStatus(e.t, "register "+email, r, 201)
-	return r.object(e.t)["id"].(string)
-}
-
-// tokens is a token response.
-type tokens struct {
-	AccessToken      string `json:"access_token"`
-	TokenType        string `json:"token_type"`
-	ExpiresIn        int64  `json:"expires_in"`
-	RefreshToken     string `json:"refresh_token"`
-	RefreshExpiresIn int64  `json:"refresh_expires_in"`
-}
-
-func (e *env) login(email string) tokens {
-	e.t.Helper()
-	r := e.do("POST", "/auth/login", jsonBody(map[string]string{"email": email, "password": password}))
-	wantStatus(e.t, "login "+email, r, 200)
-	return decodeTokens(e.t, r)
-}
-
-func (e *env) refresh(rt string) *result {
-	e.t.Helper()
-	return e.do("POST", "/auth/refresh", jsonBody(map[string]string{"refresh_token": rt}))
-}
-
-func decodeTokens(t testing.TB, r *result) tokens {
-	t.Helper()
-	var tk tokens
-	if err := json.Unmarshal(r.Body, &tk); err != nil || tk.AccessToken == "" || tk.RefreshToken == "" {
-		t.Fatalf("token response %s: %v", r.Body, err)
-	}
-	return tk
-}
-
-// withRoles registers an account and gives it roles through the user store.
-func (e *env) withRoles(email string, roles ...string) tokens {
-	e.t.Helper()
-	id := e.register(email)
-	setter, ok := e.users.(interface {
-		SetRoles(ctx context.Context, id string, roles []string) error
-	})
-	if !ok {
-		e.t.Fatal("adaptertest: the user store has no SetRoles method")
-	}
-	if err := setter.SetRoles(context.Background(), id, roles); err != nil {
-		e.t.Fatal(err)
-	}
-	return e.login(email)
-}
-
-func query(k, v string) string { return "?" + url.Values{k: {v}}.Encode() }
-
 // MemoryStores is a Harness.Stores on the in-memory stores, with cheap
 // password hashing.
 func MemoryStores(testing.TB) (core.Store, core.UserStore) {
@@ -311,7 +143,7 @@ func MemoryStores(testing.TB) (core.Store, core.UserStore) {
 var fastHasher = &core.PasswordHasher{Params: core.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}}
 
 // ServeHTTP serves h on a loopback listener until t's cleanup and returns
-// its base URL: Serve for net/http-based frameworks (Gin, Echo).
+// its base URL: Serve for net/http-based frameworks (Gin, Echo, net/http).
 func ServeHTTP(t testing.TB, h http.Handler) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -102,7 +102,108 @@ func testCookieMode(t *testing.T, h Harness) {
 	wantError(t, "refresh cookie after logout", send("/auth/refresh", self, csrf.Value), core.ErrInvalidRefreshToken)
 }
 
-// testRateLimits: the limits of SPEC §5 answer 429 with Retry-After and
+// testCookieTokenCSRF: with the access token read from a cookie, every
+// state-changing mounted route checks CSRF — not only refresh and logout by
+// refresh cookie — while a GET needs no CSRF token.
+func testCookieTokenCSRF(t *testing.T, h Harness) {
+	e := newEnv(t, h, ServerConfig{TokenLookup: []core.TokenSource{core.FromCookie("access_token")}}, func(c *core.Config) {
+		c.Cookies = &core.CookieConfig{Path: "/auth"}
+	})
+	e.register("csrf@example.com")
+	type session struct {
+		access, csrf, sid string
+	}
+	login := func() session {
+		r := e.do("POST", "/auth/login", jsonBody(map[string]string{"email": "csrf@example.com", "password": password}))
+		wantStatus(t, "login", r, 200)
+		s := session{access: r.object(t)["access_token"].(string), csrf: r.cookies()["a8_csrf"].Value}
+		me := e.do("GET", "/auth/me", cookie("access_token", s.access))
+		wantStatus(t, "GET with the cookie, no CSRF token", me, 200)
+		s.sid = me.object(t)["sid"].(string)
+		return s
+	}
+	a, b, c := login(), login(), login()
+	self := e.base
+	send := func(method, path string, s session, origin, csrfHeader string) *result {
+		opts := []reqOpt{cookie("access_token", s.access), cookie("a8_csrf", s.csrf)}
+		if origin != "" {
+			opts = append(opts, header("Origin", origin))
+		}
+		if csrfHeader != "" {
+			opts = append(opts, header("X-CSRF-Token", csrfHeader))
+		}
+		return e.do(method, path, opts...)
+	}
+	alive := func(what string, ss ...session) {
+		t.Helper()
+		for _, s := range ss {
+			wantStatus(t, what, e.do("GET", "/auth/me", cookie("access_token", s.access)), 200)
+		}
+	}
+	routes := []struct{ method, path string }{
+		{"POST", "/auth/logout"}, {"POST", "/auth/logout-all"}, {"DELETE", "/auth/sessions/" + b.sid},
+	}
+	for _, rt := range routes {
+		what := rt.method + " " + rt.path
+		wantError(t, what+" without the CSRF token", send(rt.method, rt.path, a, self, ""), core.ErrCSRF)
+		wantError(t, what+" without Origin or CSRF token", send(rt.method, rt.path, a, "", ""), core.ErrCSRF)
+		wantError(t, what+" with a wrong CSRF token", send(rt.method, rt.path, a, self, a.csrf+"x"), core.ErrCSRF)
+		wantError(t, what+" from a foreign Origin", send(rt.method, rt.path, a, "https://evil.example", a.csrf), core.ErrCSRF)
+		alive(what+" refused: every session lives", a, b, c)
+	}
+	// The same token in the Authorization header needs no CSRF token: the
+	// browser does not send it by itself. (The lookup here reads cookies
+	// only, so it is not a credential at all.)
+	wantError(t, "bearer with a cookie-only lookup", e.do("POST", "/auth/logout-all", bearer(a.access)), core.ErrMissingToken)
+	wantStatus(t, "DELETE of another session, same site", send("DELETE", "/auth/sessions/"+b.sid, a, self, a.csrf), 204)
+	wantError(t, "the deleted session", e.do("GET", "/auth/me", cookie("access_token", b.access)), core.ErrTokenRevoked)
+	wantStatus(t, "logout, same site", send("POST", "/auth/logout", a, self, a.csrf), 204)
+	wantError(t, "the logged-out session", e.do("GET", "/auth/me", cookie("access_token", a.access)), core.ErrTokenRevoked)
+	alive("the third session", c)
+	wantStatus(t, "logout-all, same site", send("POST", "/auth/logout-all", c, self, c.csrf), 204)
+	wantError(t, "after logout-all", e.do("GET", "/auth/me", cookie("access_token", c.access)), core.ErrTokenRevoked)
+}
+
+// testOriginScheme: the CSRF check compares the Origin's scheme too; the
+// request's scheme is the connection's, or what a trusted proxy says.
+func testOriginScheme(t *testing.T, h Harness) {
+	cookies := func(c *core.Config) { c.Cookies = &core.CookieConfig{Path: "/auth"} }
+	refresh := func(e *env, email string, extra ...reqOpt) func(origin string) *result {
+		r := e.do("POST", "/auth/login", jsonBody(map[string]string{"email": email, "password": password}))
+		wantStatus(t, "login", r, 200)
+		rc, csrf := r.cookies()["a8_refresh"], r.cookies()["a8_csrf"]
+		return func(origin string) *result {
+			opts := append([]reqOpt{cookie(rc.Name, rc.Value), cookie(csrf.Name, csrf.Value), header("Origin", origin), header("X-CSRF-Token", csrf.Value)}, extra...)
+			r := e.do("POST", "/auth/refresh", opts...)
+			if r.Status == 200 {
+				rc, csrf = r.cookies()["a8_refresh"], r.cookies()["a8_csrf"]
+			}
+			return r
+		}
+	}
+	e := newEnv(t, h, ServerConfig{}, cookies)
+	e.register("scheme@example.com")
+	addr := strings.TrimPrefix(e.base, "http://")
+	plain := refresh(e, "scheme@example.com")
+	wantError(t, "https Origin to an http server", plain("https://"+addr), core.ErrCSRF)
+	wantError(t, "another port", plain("http://"+strings.Replace(addr, ":", ":1", 1)), core.ErrCSRF)
+	wantStatus(t, "the server's own origin", plain("http://"+addr), 200)
+	// A spoofed X-Forwarded-Proto from a peer that is no trusted proxy
+	// changes nothing.
+	spoofed := refresh(e, "scheme@example.com", header("X-Forwarded-Proto", "https"))
+	wantError(t, "https Origin, X-Forwarded-Proto from anyone", spoofed("https://"+addr), core.ErrCSRF)
+
+	p := newEnv(t, h, ServerConfig{TrustedProxy: core.TrustedProxy{Header: "X-Forwarded-For"}}, cookies)
+	p.register("scheme@example.com")
+	paddr := strings.TrimPrefix(p.base, "http://")
+	tls := refresh(p, "scheme@example.com", header("X-Forwarded-Proto", "https"))
+	wantError(t, "behind a TLS proxy: http Origin", tls("http://"+paddr), core.ErrCSRF)
+	wantStatus(t, "behind a TLS proxy: https Origin", tls("https://"+paddr), 200)
+	noProto := refresh(p, "scheme@example.com")
+	wantError(t, "behind a proxy that says nothing: https Origin", noProto("https://"+paddr), core.ErrCSRF)
+}
+
+// testRateLimits: the login and registration limits answer 429 with Retry-After and
 // RateLimit headers, per account and per IP, and lift after the window.
 func testRateLimits(t *testing.T, h Harness) {
 	const window = time.Second

@@ -1,0 +1,31 @@
+module github.com/authenik8/authenik8-go/adapters/nethttp
+
+go 1.25.0
+
+require (
+	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/redisstore v0.0.0-00010101000000-000000000000
+	github.com/go-chi/chi/v5 v5.5.0
+)
+
+require (
+	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1 // indirect
+	github.com/goccy/go-json v0.10.6 // indirect
+	github.com/lestrrat-go/blackmagic v1.0.4 // indirect
+	github.com/lestrrat-go/httpcc v1.0.1 // indirect
+	github.com/lestrrat-go/httprc v1.0.6 // indirect
+	github.com/lestrrat-go/iter v1.0.2 // indirect
+	github.com/lestrrat-go/jwx/v2 v2.1.7 // indirect
+	github.com/lestrrat-go/option v1.0.1 // indirect
+	github.com/redis/rueidis v1.0.79 // indirect
+	github.com/segmentio/asm v1.2.1 // indirect
+	golang.org/x/crypto v0.53.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)
+
+replace github.com/authenik8/authenik8-go/core => ../../core
+
+replace github.com/authenik8/authenik8-go/conformance => ../../conformance
+
+replace github.com/authenik8/authenik8-go/redisstore => ../../redisstore

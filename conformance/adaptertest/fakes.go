@@ -1,0 +1,122 @@
+package adaptertest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/authenik8/authenik8-go/core"
+)
+
+// The stores of StoreUnavailable: a real store behind a switch that makes
+// every call fail as an unreachable store does.
+
+// failSwitch turns the flaky stores' failures on and off.
+type failSwitch struct{ on atomic.Bool }
+
+func (f *failSwitch) set(v bool) { f.on.Store(v) }
+func (f *failSwitch) err() error {
+	if f.on.Load() {
+		return fmt.Errorf("%w: test outage", core.ErrStoreUnavailable)
+	}
+	return nil
+}
+
+type flakyStore struct {
+	core.Store
+	down *failSwitch
+}
+
+func (s *flakyStore) CreateSession(ctx context.Context, n core.NewSession) (core.Session, error) {
+	if err := s.down.err(); err != nil {
+		return core.Session{}, err
+	}
+	return s.Store.CreateSession(ctx, n)
+}
+func (s *flakyStore) Rotate(ctx context.Context, r core.Rotation) (core.RotateResult, error) {
+	if err := s.down.err(); err != nil {
+		return core.RotateResult{}, err
+	}
+	return s.Store.Rotate(ctx, r)
+}
+func (s *flakyStore) SessionAlive(ctx context.Context, uid, sid string) (bool, error) {
+	if err := s.down.err(); err != nil {
+		return true, err // a true with the error must not let anything through
+	}
+	return s.Store.SessionAlive(ctx, uid, sid)
+}
+func (s *flakyStore) RevokeSession(ctx context.Context, uid, sid string) (bool, error) {
+	if err := s.down.err(); err != nil {
+		return false, err
+	}
+	return s.Store.RevokeSession(ctx, uid, sid)
+}
+func (s *flakyStore) RevokeUser(ctx context.Context, uid string) (int, error) {
+	if err := s.down.err(); err != nil {
+		return 0, err
+	}
+	return s.Store.RevokeUser(ctx, uid)
+}
+func (s *flakyStore) ListSessions(ctx context.Context, uid string) ([]core.Session, error) {
+	if err := s.down.err(); err != nil {
+		return nil, err
+	}
+	return s.Store.ListSessions(ctx, uid)
+}
+func (s *flakyStore) Ping(ctx context.Context) error {
+	if err := s.down.err(); err != nil {
+		return err
+	}
+	return s.Store.Ping(ctx)
+}
+
+// The limiter follows the switch too: login and registration count
+// attempts in the store first.
+func (s *flakyStore) Hit(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
+	if err := s.down.err(); err != nil {
+		return 0, 0, err
+	}
+	return s.Store.(core.Limiter).Hit(ctx, key, window)
+}
+func (s *flakyStore) Undo(ctx context.Context, key string) error {
+	if err := s.down.err(); err != nil {
+		return err
+	}
+	return s.Store.(core.Limiter).Undo(ctx, key)
+}
+func (s *flakyStore) Reset(ctx context.Context, key string) error {
+	if err := s.down.err(); err != nil {
+		return err
+	}
+	return s.Store.(core.Limiter).Reset(ctx, key)
+}
+
+type flakyUsers struct {
+	core.UserStore
+	down *failSwitch
+}
+
+func (u *flakyUsers) Authenticate(ctx context.Context, email, password string) (core.User, error) {
+	if err := u.down.err(); err != nil {
+		return core.User{}, err
+	}
+	return u.UserStore.Authenticate(ctx, email, password)
+}
+func (u *flakyUsers) User(ctx context.Context, id string) (core.User, error) {
+	if err := u.down.err(); err != nil {
+		return core.User{}, err
+	}
+	return u.UserStore.User(ctx, id)
+}
+func (u *flakyUsers) Register(ctx context.Context, email, password string, roles []string) (core.User, error) {
+	if err := u.down.err(); err != nil {
+		return core.User{}, err
+	}
+	return u.UserStore.(core.UserRegistrar).Register(ctx, email, password, roles)
+}
+func (u *flakyUsers) SetRoles(ctx context.Context, id string, roles []string) error {
+	return u.UserStore.(interface {
+		SetRoles(context.Context, string, []string) error
+	}).SetRoles(ctx, id, roles)
+}
