@@ -170,25 +170,3 @@ func TestTokenCacheConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
-
-// BenchmarkVerify: cold is a token verified from scratch every time (the
-// cache disabled), warm one served from the cache; the store is trivial, so
-// this is core's own cost.
-func BenchmarkVerify(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		size int
-	}{{"cold", -1}, {"warm", 0}} {
-		b.Run(tc.name, func(b *testing.B) {
-			a := testAuth(b, func(c *Config) { c.TokenCacheSize = tc.size })
-			tok := issueFor(b, a, "u1").AccessToken
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := a.Verify(ctx, tok); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
