@@ -7,6 +7,8 @@ require (
 	golang.org/x/crypto v0.53.0
 )
 
+require github.com/go-json-experiment/json v0.0.0-20250910080747-cc2cfa0554c3 // indirect
+
 require (
 	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1 // indirect

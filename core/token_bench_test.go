@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -56,4 +57,49 @@ func BenchmarkSignAccess(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkTokenCacheMemory reports the heap one cached token costs
+// (B/entry), over 100,000 tokens as core mints them: user ids from
+// NewUserID, one role, no application claims.
+func BenchmarkTokenCacheMemory(b *testing.B) {
+	for b.Loop() {
+		b.ReportMetric(cacheBytesPerEntry(b, 100_000), "B/entry")
+	}
+}
+
+// cacheBytesPerEntry fills a token cache of size n with n verified tokens
+// and returns the live heap it grew by, per cached token. The tokens
+// themselves are garbage by the time it measures: only what the cache keeps
+// counts.
+func cacheBytesPerEntry(tb testing.TB, n int) float64 {
+	a := testAuth(tb, func(c *Config) { c.TokenCacheSize = n })
+	now := time.Now()
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	for range n {
+		uid := NewUserID()
+		tok, err := a.signAccess(sessionClaims{userID: uid, sessionID: NewSessionID(uid), roles: []string{"user"}}, now)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c, err := a.parseAccess(tok)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		a.tokens.put(tok, c, now)
+	}
+	after := heap()
+	entries := a.tokens.len()
+	if entries < n/2 {
+		tb.Fatalf("the cache kept %d of %d tokens", entries, n)
+	}
+	runtime.KeepAlive(a)
+	return float64(after-before) / float64(entries)
 }
