@@ -21,6 +21,11 @@ import (
 // before any parsing.
 const MaxTokenBytes = 8 << 10
 
+// ErrReservedClaim is returned (wrapped, naming the claim) by Login,
+// IssueSession and Refresh when the user's application claims hold a
+// reserved name. Nothing is stored or signed then.
+var ErrReservedClaim = errors.New("authenik8: reserved claim name in User.Claims")
+
 // accessTyp is the JWT header type of access tokens (RFC 9068).
 const accessTyp = "at+jwt"
 
@@ -45,11 +50,6 @@ var reservedClaims = map[string]bool{
 	"scope": true, "client_id": true, "cnf": true, "azp": true, "auth_time": true, "acr": true, "amr": true,
 	"act": true, "may_act": true,
 }
-
-// ErrReservedClaim is returned (wrapped, naming the claim) by Login,
-// IssueSession and Refresh when the user's application claims hold a
-// reserved name. Nothing is stored or signed then.
-var ErrReservedClaim = errors.New("authenik8: reserved claim name in User.Claims")
 
 // isReservedClaim reports whether name may not be an application claim.
 // Letter case is ignored: claim names are case-sensitive, but a reader
