@@ -52,11 +52,20 @@ var reservedClaims = map[string]bool{
 }
 
 // isReservedClaim reports whether name may not be an application claim.
-// Letter case is ignored: claim names are case-sensitive, but a reader
-// decoding with encoding/json's case-insensitive matching would take "SUB"
-// for "sub".
+// Letter case is ignored, with Unicode's simple folding: claim names are
+// case-sensitive, but a reader decoding with encoding/json's
+// case-insensitive matching would take "SUB", or "ſub" with a long s, for
+// "sub".
 func isReservedClaim(name string) bool {
-	return reservedClaims[name] || reservedClaims[strings.ToLower(name)]
+	if reservedClaims[name] {
+		return true
+	}
+	for r := range reservedClaims {
+		if strings.EqualFold(name, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // sessionClaims is what an access token says about its session.

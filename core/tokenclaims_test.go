@@ -18,7 +18,8 @@ var reservedNames = []string{
 	"sid", "roles", "email_verified", // written by core
 	"typ", "kid", "alg", // JOSE header names
 	"scope", "client_id", "cnf", "azp", "auth_time", "acr", "amr", "act", "may_act",
-	"SUB", "Roles", "Email_Verified", "ISS", // letter case is ignored
+	"SUB", "Roles", "Email_Verified", "ISS", // letter case is ignored,
+	"ſub", "\u212Aid", // with Unicode folding (long s, Kelvin sign), as encoding/json matches names
 }
 
 // loaderUser is a user store and UserLoader whose user the test swaps.
