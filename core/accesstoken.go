@@ -132,8 +132,8 @@ type accessPayload struct {
 // parseAccess checks an access token's form, signature and claims — all but
 // the session, which Verify asks the store about. It verifies the signature
 // with jwx against the key the kid names, then decodes the claims once into
-// a typed struct; jwx's generic jwt.Token would cost twice the time and
-// allocations.
+// a typed struct: building jwx's generic jwt.Token cost several times the
+// time and over ten times the allocations (BenchmarkVerify).
 func (a *Auth) parseAccess(token string) (*Claims, error) {
 	if len(token) > MaxTokenBytes {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenBytes)
