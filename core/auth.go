@@ -75,8 +75,9 @@ type TokenPair struct {
 
 // sessionData is what core keeps in Session.Data.
 type sessionData struct {
-	Roles  []string       `json:"r"`
-	Claims map[string]any `json:"c,omitempty"`
+	Roles         []string       `json:"r"`
+	Claims        map[string]any `json:"c,omitempty"`
+	EmailVerified bool           `json:"v,omitempty"`
 }
 
 // Register creates an account with Config.DefaultRoles. The email is
@@ -185,7 +186,7 @@ func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenP
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	return a.pair(s, sessionClaims{userID: u.ID, sessionID: sid, roles: u.Roles, extra: u.Claims}, refresh)
+	return a.pair(s, sessionClaims{userID: u.ID, sessionID: sid, roles: u.Roles, extra: u.Claims, emailVerified: u.EmailVerified}, refresh)
 }
 
 // Refresh rotates a refresh token: one atomic store step (SPEC §4). It
@@ -229,7 +230,7 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 		if err := json.Unmarshal(res.Session.Data, &d); err != nil {
 			return nil, fmt.Errorf("authenik8: session %s holds undecodable data: %w", rt.sessionID, err)
 		}
-		pair, err := a.pair(res.Session, sessionClaims{userID: rt.userID, sessionID: rt.sessionID, roles: d.Roles, extra: d.Claims}, next)
+		pair, err := a.pair(res.Session, sessionClaims{userID: rt.userID, sessionID: rt.sessionID, roles: d.Roles, extra: d.Claims, emailVerified: d.EmailVerified}, next)
 		if err == nil {
 			a.emit(ctx, a.cfg.Hooks.OnRefresh, ev)
 		}
@@ -375,13 +376,16 @@ func (a *Auth) pair(s Session, sc sessionClaims, refresh string) (*TokenPair, er
 	}, nil
 }
 
+// encodeSession is the one place application claims are checked: login,
+// IssueSession and refresh through Config.UserLoader all pass here before
+// anything is stored or signed.
 func encodeSession(u User) ([]byte, error) {
 	for k := range u.Claims {
-		if reservedClaims[k] {
-			return nil, fmt.Errorf("authenik8: application claim %q is reserved", k)
+		if isReservedClaim(k) {
+			return nil, fmt.Errorf("%w: %q", ErrReservedClaim, k)
 		}
 	}
-	data, err := json.Marshal(sessionData{Roles: nonNil(u.Roles), Claims: u.Claims})
+	data, err := json.Marshal(sessionData{Roles: nonNil(u.Roles), Claims: u.Claims, EmailVerified: u.EmailVerified})
 	if err != nil {
 		return nil, fmt.Errorf("authenik8: encode session: %w", err)
 	}

@@ -19,6 +19,10 @@ type Claims struct {
 	IssuedAt  time.Time      // iat
 	ExpiresAt time.Time      // exp
 
+	// EmailVerified is the email_verified claim: whether the user's email
+	// address was verified when the token was issued (User.EmailVerified).
+	EmailVerified bool
+
 	perms *permissions // the issuing Auth's role→permission map
 }
 

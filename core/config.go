@@ -79,8 +79,12 @@ type Config struct {
 
 	// TokenCacheSize bounds the cache of verified access tokens: a token
 	// presented again skips signature verification until its exp (its
-	// session is still checked on every request). Default 10,000 tokens, a
-	// few MB; negative disables the cache.
+	// session is still checked on every request). Each entry holds a
+	// 128-bit key and the decoded claims, not the token: about 300 bytes
+	// with one role and no application claims (at most 400, asserted by a
+	// test; application claims add their decoded size), so the default of
+	// 10,000 tokens takes about 3 MB and 1,000,000 about 300 MB. Negative
+	// disables the cache.
 	TokenCacheSize int
 
 	// Now is the clock for token timestamps. Default time.Now. Session expiry

@@ -3,11 +3,14 @@ package core_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"regexp"
 	"strings"
@@ -64,7 +67,7 @@ func fzToken(kid string, modHdr, modClaims func(map[string]any)) string {
 		"iss": core.DefaultIssuer, "aud": []string{core.DefaultAudience},
 		"sub": fzUser, "sid": fzSID, "jti": "fuzz-jti-0000000000000",
 		"iat": fzNow.Unix(), "exp": fzNow.Add(15 * time.Minute).Unix(),
-		"roles": []string{"user"},
+		"roles": []string{"user"}, "email_verified": false,
 	}
 	if modHdr != nil {
 		modHdr(h)
@@ -75,11 +78,54 @@ func fzToken(kid string, modHdr, modClaims func(map[string]any)) string {
 	return fzSign(h, c)
 }
 
+// fzSignRaw MACs header and claims given as JSON text, byte for byte.
+func fzSignRaw(header, claims string) string {
+	in := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString([]byte(claims))
+	m := hmac.New(sha256.New, fzAccessSecret)
+	m.Write([]byte(in))
+	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// fzGenuineES256 is the genuine session's token signed with fzES256Key
+// (kid "fuzz-es256"), in low-S form. ECDSA signing is randomized, so it is
+// written here once rather than signed at each run.
+const fzGenuineES256 = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImZ1enotZXMyNTYiLCJ0eXAiOiJhdCtqd3QifQ.eyJhdWQiOlsiYXV0aGVuaWs4Il0sImVtYWlsX3ZlcmlmaWVkIjpmYWxzZSwiZXhwIjoxODkzNTU0MzQ1LCJpYXQiOjE4OTM1NTM0NDUsImlzcyI6ImF1dGhlbmlrOCIsImp0aSI6ImZ1enotanRpLTAwMDAwMDAwMDAwMDAiLCJyb2xlcyI6WyJ1c2VyIl0sInNpZCI6ImZ1enotdXNlci5BQUFBQUFBQUFBQUFBQUFBQUFBQUFBIiwic3ViIjoiZnV6ei11c2VyIn0.BYNsyAqpVaLpenuXIEb3cHXO8NEPnN9ixgBtMVpLe7oiReaYmstXQAg42sCZumBCE_49_QaCPWtvaxEI6nxF0g"
+
+// fzES256Key is a fixed P-256 key, the verify-only second key of the fuzzed
+// Auths.
+func fzES256Key(tb testing.TB) core.Key {
+	d := sha256.Sum256([]byte("fuzz es256 key"))
+	priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d[:])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k, err := core.NewVerifyKey(priv.Public(), "fuzz-es256")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+// fzHighS is an ES256 token with its signature's s replaced by n−s: the
+// signature still verifies with crypto/ecdsa, a second spelling.
+func fzHighS(token string) string {
+	dot := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	if err != nil || len(sig) != 64 {
+		panic("not an ES256 token")
+	}
+	n := elliptic.P256().Params().N
+	new(big.Int).Sub(n, new(big.Int).SetBytes(sig[32:])).FillBytes(sig[32:])
+	return token[:dot+1] + base64.RawURLEncoding.EncodeToString(sig)
+}
+
 // verifyFixture: an Auth with the token cache (as deployed) and one
-// without, on one memstore holding the genuine session.
+// without, on one memstore holding the genuine session; both also verify
+// ES256 tokens of fzES256Key.
 type verifyFixture struct {
 	cached, uncached *core.Auth
 	genuine          string
+	genuineES256     string
 	kid              string
 }
 
@@ -91,7 +137,7 @@ func newVerifyFixture(tb testing.TB) *verifyFixture {
 	store := memstore.New()
 	mk := func(cache int) *core.Auth {
 		a, err := core.New(core.Config{
-			Store: store, AccessKeys: []core.Key{key}, RefreshSecret: fzRefreshSecret,
+			Store: store, AccessKeys: []core.Key{key, fzES256Key(tb)}, RefreshSecret: fzRefreshSecret,
 			Now: func() time.Time { return fzNow }, TokenCacheSize: cache,
 			RateLimits: core.RateLimits{Disabled: true},
 		})
@@ -100,7 +146,7 @@ func newVerifyFixture(tb testing.TB) *verifyFixture {
 		}
 		return a
 	}
-	fx := &verifyFixture{cached: mk(0), uncached: mk(-1), kid: key.ID()}
+	fx := &verifyFixture{cached: mk(0), uncached: mk(-1), kid: key.ID(), genuineES256: fzGenuineES256}
 	fx.genuine = fzToken(fx.kid, nil, nil)
 	ctx := context.Background()
 	if _, err := store.CreateSession(ctx, core.NewSession{
@@ -114,6 +160,9 @@ func newVerifyFixture(tb testing.TB) *verifyFixture {
 	for _, a := range []*core.Auth{fx.cached, fx.uncached} {
 		if _, err := a.Verify(ctx, fx.genuine); err != nil {
 			tb.Fatalf("control: the genuine token fails: %v", err)
+		}
+		if _, err := a.Verify(ctx, fx.genuineES256); err != nil {
+			tb.Fatalf("control: the genuine ES256 token fails: %v", err)
 		}
 	}
 	p, err := fx.cached.IssueSession(ctx, core.User{ID: "minted-user", Roles: []string{"user"}}, core.Client{})
@@ -138,11 +187,12 @@ func verifyClass(err error) error {
 	return nil
 }
 
-// FuzzVerify: Verify never panics, accepts exactly the genuine token and
-// refuses everything else with one of its four errors — the same one with
-// and without the token cache. (The seeds MAC'd with the key all change
-// something that must be refused: a fuzzer cannot make a valid MAC, so
-// anything else it gets accepted is a second spelling of the genuine
+// FuzzVerify: Verify never panics, accepts exactly the genuine tokens
+// (HS256 and ES256) and refuses everything else with one of its four
+// errors — the same one with and without the token cache. (The seeds MAC'd
+// with the key all change something that must be refused, as does the
+// high-S twin of the ES256 token: a fuzzer cannot make a valid signature,
+// so anything else it gets accepted is a second spelling of a genuine
 // token.)
 func FuzzVerify(f *testing.F) {
 	fx := newVerifyFixture(f)
@@ -151,6 +201,8 @@ func FuzzVerify(f *testing.F) {
 	unsignedNone := fzSeg(map[string]any{"alg": "none", "kid": fx.kid, "typ": "at+jwt"}) + g[strings.IndexByte(g, '.'):sig] + "."
 	p := strings.Split(g, ".")
 	jsonForm, _ := json.Marshal(map[string]string{"protected": p[0], "payload": p[1], "signature": p[2]})
+	h0, _ := base64.RawURLEncoding.DecodeString(p[0])
+	p1, _ := base64.RawURLEncoding.DecodeString(p[1])
 	for _, s := range []string{
 		g,
 		"",
@@ -173,6 +225,12 @@ func FuzzVerify(f *testing.F) {
 		fzToken(fx.kid, nil, func(c map[string]any) { c["exp"] = "never" }),
 		fzToken(fx.kid, nil, func(c map[string]any) { delete(c, "jti") }),
 		fzToken(fx.kid, nil, func(c map[string]any) { c["pad"] = strings.Repeat("p", core.MaxTokenBytes) }),
+		fzToken(fx.kid, func(h map[string]any) { h["crit"] = []string{"exp"} }, nil),
+		fzToken(fx.kid, nil, func(c map[string]any) { c["email_verified"] = "true" }),
+		fzSignRaw(`{"alg":"HS256","kid":"`+fx.kid+`","typ":"at+jwt","kid":"`+fx.kid+`"}`, string(p1)),
+		fzSignRaw(string(h0), string(p1[:len(p1)-1])+`,"roles":["admin"]}`),
+		fx.genuineES256,
+		fzHighS(fx.genuineES256),
 		g[:len(g)-1],
 		g[:len(g)/2],
 		g[:sig],
@@ -194,8 +252,8 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, token string) {
 		c, err := fx.cached.Verify(ctx, token)
 		if err == nil {
-			if token != g {
-				t.Fatalf("Verify accepted %q, which is not the genuine token %q", token, g)
+			if token != g && token != fx.genuineES256 {
+				t.Fatalf("Verify accepted %q, which is not a genuine token (%q, %q)", token, g, fx.genuineES256)
 			}
 			if c == nil || c.Subject != fzUser || c.SessionID != fzSID {
 				t.Fatalf("the genuine token gave claims %+v", c)

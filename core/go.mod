@@ -3,6 +3,7 @@ module github.com/authenik8/authenik8-go/core
 go 1.25.0
 
 require (
+	github.com/go-json-experiment/json v0.0.0-20250910080747-cc2cfa0554c3
 	github.com/lestrrat-go/jwx/v2 v2.1.7
 	golang.org/x/crypto v0.53.0
 )

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 // Key is one access-token key. Every key verifies; a key holding a secret or
@@ -27,7 +28,7 @@ type Key struct {
 	public jwk.Key // published in the JWKS; nil for HMAC
 }
 
-// MinHMACSecret is the shortest HS256 secret accepted (SPEC §3).
+// MinHMACSecret is the shortest HS256 secret accepted.
 const MinHMACSecret = 32
 
 // NewHMACKey returns an HS256 key. The secret must be at least 32 bytes. Its
@@ -178,10 +179,20 @@ func (k Key) CanSign() bool { return k.sign != nil }
 
 // keyRing holds the access-token keys: one signs, all verify.
 type keyRing struct {
-	signer   Key
-	byID     map[string]Key
+	signer   ringKey
+	byID     map[string]*ringKey
 	jwks     []byte    // public keys, marshalled once
 	jwksResp *Response // GET /jwks.json
+}
+
+// ringKey is a Key with what signing and verifying with it need, made once:
+// jwx's signer and verifier for its algorithm, and the token header it
+// writes, already encoded.
+type ringKey struct {
+	Key
+	signer   jws.Signer   // nil when verify-only
+	verifier jws.Verifier // stateless: safe for concurrent use
+	header   string       // base64url of {"alg","kid","typ"}
 }
 
 func newKeyRing(keys []Key) (*keyRing, error) {
@@ -191,7 +202,7 @@ func newKeyRing(keys []Key) (*keyRing, error) {
 	if !keys[0].CanSign() {
 		return nil, errors.New("authenik8: Config.AccessKeys[0] must be able to sign (a secret or private key)")
 	}
-	r := &keyRing{signer: keys[0], byID: make(map[string]Key, len(keys))}
+	r := &keyRing{byID: make(map[string]*ringKey, len(keys))}
 	set := jwk.NewSet()
 	for i, k := range keys {
 		if k.id == "" || k.verify == nil {
@@ -200,7 +211,14 @@ func newKeyRing(keys []Key) (*keyRing, error) {
 		if _, dup := r.byID[k.id]; dup {
 			return nil, fmt.Errorf("authenik8: Config.AccessKeys has two keys with id %q", k.id)
 		}
-		r.byID[k.id] = k
+		rk, err := newRingKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("authenik8: Config.AccessKeys[%d]: %w", i, err)
+		}
+		r.byID[k.id] = rk
+		if i == 0 {
+			r.signer = *rk
+		}
 		if k.public != nil {
 			set.AddKey(k.public)
 		}
@@ -213,4 +231,27 @@ func newKeyRing(keys []Key) (*keyRing, error) {
 	}
 	r.jwksResp = &Response{Status: 200, Header: []Header{hdrJSON, {"Cache-Control", "public, max-age=300"}}, Body: r.jwks}
 	return r, nil
+}
+
+func newRingKey(k Key) (*ringKey, error) {
+	rk := &ringKey{Key: k}
+	var err error
+	if rk.verifier, err = jws.NewVerifier(k.alg); err != nil {
+		return nil, err
+	}
+	if k.sign != nil {
+		if rk.signer, err = jws.NewSigner(k.alg); err != nil {
+			return nil, err
+		}
+	}
+	h, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{k.alg.String(), k.id, accessTyp})
+	if err != nil {
+		return nil, err
+	}
+	rk.header = base64.RawURLEncoding.EncodeToString(h)
+	return rk, nil
 }

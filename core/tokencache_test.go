@@ -129,8 +129,9 @@ func TestTokenCacheBounded(t *testing.T) {
 	}
 }
 
-// TestTokenCacheExactMatch: only the exact token string hits; a tampered
-// copy of a cached token is verified — and refused — from scratch.
+// TestTokenCacheExactMatch: only the token itself hits; a tampered copy of
+// a cached token (one character changed, or one added) has another key and
+// is verified — and refused — from scratch.
 func TestTokenCacheExactMatch(t *testing.T) {
 	a := testAuth(t, nil)
 	p := issueFor(t, a, "u1")
@@ -171,24 +172,31 @@ func TestTokenCacheConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-// BenchmarkVerify: cold is a token verified from scratch every time (the
-// cache disabled), warm one served from the cache; the store is trivial, so
-// this is core's own cost.
-func BenchmarkVerify(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		size int
-	}{{"cold", -1}, {"warm", 0}} {
-		b.Run(tc.name, func(b *testing.B) {
-			a := testAuth(b, func(c *Config) { c.TokenCacheSize = tc.size })
-			tok := issueFor(b, a, "u1").AccessToken
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := a.Verify(ctx, tok); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+// TestTokenCacheKeys: a token's key is the same at every lookup of one
+// cache, differs between tokens, and depends on the cache's own random
+// seeds, so no one outside the process can compute it.
+func TestTokenCacheKeys(t *testing.T) {
+	a, b := newTokenCache(10, 0), newTokenCache(10, 0)
+	t1, t2 := "header.payload.signature1", "header.payload.signature2"
+	if a.key(t1) != a.key(t1) || a.key(t1) == a.key(t2) {
+		t.Fatalf("keys %x %x %x", a.key(t1), a.key(t1), a.key(t2))
+	}
+	if a.key(t1) == b.key(t1) || a.key(t1)[0] == a.key(t1)[1] {
+		t.Fatalf("two caches, or two halves, agree: %x %x", a.key(t1), b.key(t1))
+	}
+}
+
+// TestTokenCacheMemoryPerEntry: a cached token costs at most
+// maxCacheEntryBytes of heap (Config.TokenCacheSize documents the figure).
+// Keying by the whole token cost about 700.
+func TestTokenCacheMemoryPerEntry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a cache of 50,000 tokens")
+	}
+	const maxCacheEntryBytes = 400
+	if per := cacheBytesPerEntry(t, 50_000); per > maxCacheEntryBytes {
+		t.Fatalf("%.0f bytes per cached token; the bound is %d", per, maxCacheEntryBytes)
+	} else {
+		t.Logf("%.0f bytes per cached token", per)
 	}
 }

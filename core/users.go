@@ -23,6 +23,9 @@ type User struct {
 	Roles     []string
 	Claims    map[string]any // application claims copied into access tokens
 	CreatedAt time.Time
+	// EmailVerified says the user's email address is verified; access
+	// tokens carry it as email_verified.
+	EmailVerified bool
 }
 
 // UserStore holds accounts. Implementations: memstore.Users and

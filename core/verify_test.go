@@ -2,6 +2,8 @@ package core_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -10,6 +12,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +103,7 @@ func clone(m map[string]any) map[string]any {
 	return c
 }
 
-// TestVerifyRejects covers SPEC §3's verification rules, one forged or
+// TestVerifyRejects covers the access-token verification rules, one forged or
 // broken token each, next to a control that the untouched token verifies.
 func TestVerifyRejects(t *testing.T) {
 	a := newAuth(t, nil)
@@ -416,5 +420,193 @@ func TestParseJWKS(t *testing.T) {
 	}
 	if _, err := core.ParseJWKS([]byte(`{"keys":[{"kty":"nope"}]}`)); err == nil {
 		t.Fatal("a bad JWKS was accepted")
+	}
+}
+
+// hs256Raw signs header and claims given as JSON text, exactly as written:
+// the forger who controls every byte of the signed input.
+func hs256Raw(header, claims string, key []byte) string {
+	input := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString([]byte(claims))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(input))
+	return input + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// appendMember appends `,"name":value` (value as JSON text) to a JSON object.
+func appendMember(t testing.TB, obj map[string]any, name, value string) string {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b[:len(b)-1]) + `,"` + name + `":` + value + "}"
+}
+
+func jsonText(t testing.TB, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestVerifyOneSpelling: tokens signed with the real key but written in a
+// way core never writes are refused — a crit header, a member given twice
+// in the header or the claims (encoding/json would silently keep the last),
+// NumericDates that are not JSON numbers, typed claims of the wrong JSON
+// type — each next to a control that the same construction verifies
+// without the defect.
+func TestVerifyOneSpelling(t *testing.T) {
+	a := newAuth(t, nil)
+	ctx := context.Background()
+	header, claims := parts(t, issue(t, a, "user").AccessToken)
+	h, c := jsonText(t, header), jsonText(t, claims)
+	if _, err := a.Verify(ctx, hs256Raw(h, c, accessSecret)); err != nil {
+		t.Fatalf("control: re-signed genuine parts fail: %v", err)
+	}
+	exp := int64(claims["exp"].(float64))
+	without := func(m map[string]any, k string) map[string]any {
+		m = clone(m)
+		delete(m, k)
+		return m
+	}
+	refused := []struct{ name, header, claims string }{
+		{"crit naming a claim", appendMember(t, header, "crit", `["exp"]`), c},
+		{"crit empty", appendMember(t, header, "crit", `[]`), c},
+		{"crit null", appendMember(t, header, "crit", `null`), c},
+		{"crit b64", appendMember(t, setKey(header, "b64", false), "crit", `["b64"]`), c},
+		{"duplicate alg, same value", appendMember(t, header, "alg", `"HS256"`), c},
+		{"duplicate kid, the first unknown", appendMember(t, setKey(header, "kid", hmacKey(t).ID()+"x"), "kid", `"`+hmacKey(t).ID()+`"`), c},
+		{"duplicate typ", appendMember(t, header, "typ", `"at+jwt"`), c},
+		{"duplicate unknown header member", appendMember(t, setKey(header, "x", "1"), "x", `"1"`), c},
+		{"duplicate alg, escaped name", appendMember(t, header, `\u0061lg`, `"HS256"`), c},
+		{"duplicate sub, same value", h, appendMember(t, claims, "sub", jsonText(t, claims["sub"]))},
+		{"duplicate roles, admin last", h, appendMember(t, claims, "roles", `["admin"]`)},
+		{"duplicate roles, escaped name", h, appendMember(t, claims, `r\u006fles`, `["admin"]`)},
+		{"duplicate exp", h, appendMember(t, claims, "exp", fmt.Sprint(exp+3600))},
+		{"duplicate application claim", h, appendMember(t, setKey(claims, "tier", "gold"), "tier", `"platinum"`)},
+		{"duplicate member inside an application claim", h, appendMember(t, claims, "app", `{"a":1,"a":2}`)},
+		{"exp a string of digits", h, appendMember(t, without(claims, "exp"), "exp", `"`+fmt.Sprint(exp)+`"`)},
+		{"exp null", h, appendMember(t, without(claims, "exp"), "exp", `null`)},
+		{"exp true", h, appendMember(t, without(claims, "exp"), "exp", `true`)},
+		{"exp an array", h, appendMember(t, without(claims, "exp"), "exp", `[`+fmt.Sprint(exp)+`]`)},
+		{"exp an object", h, appendMember(t, without(claims, "exp"), "exp", `{}`)},
+		{"exp beyond year 9999", h, appendMember(t, without(claims, "exp"), "exp", `1e300`)},
+		{"exp negative", h, appendMember(t, without(claims, "exp"), "exp", `-1`)},
+		{"nbf a string", h, appendMember(t, claims, "nbf", `"0"`)},
+		{"iat a string", h, appendMember(t, without(claims, "iat"), "iat", `"`+fmt.Sprint(exp-900)+`"`)},
+		{"iat null", h, appendMember(t, without(claims, "iat"), "iat", `null`)},
+		{"email_verified a string", h, appendMember(t, without(claims, "email_verified"), "email_verified", `"true"`)},
+		{"email_verified a number", h, appendMember(t, without(claims, "email_verified"), "email_verified", `1`)},
+		{"email_verified null", h, appendMember(t, without(claims, "email_verified"), "email_verified", `null`)},
+		{"roles null", h, appendMember(t, without(claims, "roles"), "roles", `null`)},
+		{"roles holding null", h, appendMember(t, without(claims, "roles"), "roles", `["user",null]`)},
+		{"roles a string", h, appendMember(t, without(claims, "roles"), "roles", `"admin"`)},
+		{"aud holding a number", h, appendMember(t, without(claims, "aud"), "aud", `["authenik8",1]`)},
+		{"sub a number", h, appendMember(t, without(claims, "sub"), "sub", `1`)},
+		{"sid null", h, appendMember(t, without(claims, "sid"), "sid", `null`)},
+		{"invalid UTF-8 in a claim", h, appendMember(t, claims, "app", "\"\xff\"")},
+		{"claims not an object", h, `[` + c + `]`},
+		{"claims followed by another object", h, c + `{}`},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			if c, err := a.Verify(ctx, hs256Raw(tc.header, tc.claims, accessSecret)); !errors.Is(err, core.ErrInvalidToken) || c != nil {
+				t.Fatalf("Verify: %+v, %v; want invalid_token", c, err)
+			}
+		})
+	}
+	// Controls: what the rules allow.
+	accepted := []struct {
+		name, header, claims string
+		check                func(*core.Claims) bool
+	}{
+		{"an unknown header member", appendMember(t, header, "x", `"y"`), c, nil},
+		{"a fractional exp", h, appendMember(t, without(claims, "exp"), "exp", fmt.Sprint(exp)+".5"),
+			func(c *core.Claims) bool { return c.ExpiresAt.Equal(time.Unix(exp, 5e8)) }},
+		{"exp with an exponent", h, appendMember(t, without(claims, "exp"), "exp", fmt.Sprintf("%.10e", float64(exp))),
+			func(c *core.Claims) bool { return c.ExpiresAt.Unix() == exp }},
+		{"aud a single string", h, appendMember(t, without(claims, "aud"), "aud", `"authenik8"`), nil},
+		{"no email_verified (tokens issued before it existed)", h, jsonText(t, without(claims, "email_verified")),
+			func(c *core.Claims) bool { return !c.EmailVerified }},
+		{"email_verified true", h, appendMember(t, without(claims, "email_verified"), "email_verified", `true`),
+			func(c *core.Claims) bool { return c.EmailVerified }},
+		{"a differently cased SUB is an application claim", h, appendMember(t, claims, "SUB", `"someone-else"`),
+			func(c *core.Claims) bool { return c.Subject == claims["sub"] && c.Extra["SUB"] == "someone-else" }},
+	}
+	for _, tc := range accepted {
+		t.Run("control/"+tc.name, func(t *testing.T) {
+			c, err := a.Verify(ctx, hs256Raw(tc.header, tc.claims, accessSecret))
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if tc.check != nil && !tc.check(c) {
+				t.Fatalf("claims %+v", c)
+			}
+		})
+	}
+}
+
+// setKey returns a copy of m with k set to v.
+func setKey(m map[string]any, k string, v any) map[string]any {
+	m = clone(m)
+	m[k] = v
+	return m
+}
+
+// TestES256LowS: ES256 signatures are issued with s ≤ n/2 and only those
+// are accepted. For every (r, s) that verifies, (r, n−s) verifies too: a
+// second spelling of the same token, which crypto/ecdsa accepts (checked
+// here as the control) and Verify must refuse.
+func TestES256LowS(t *testing.T) {
+	key, err := core.GenerateKey("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAuth(t, func(c *core.Config) { c.AccessKeys = []core.Key{key}; c.TokenCacheSize = -1 })
+	set, err := jwk.Parse(a.JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jk, _ := set.Key(0)
+	var pub ecdsa.PublicKey
+	if err := jk.Raw(&pub); err != nil {
+		t.Fatal(err)
+	}
+	n := elliptic.P256().Params().N
+	half := new(big.Int).Rsh(n, 1)
+	ctx := context.Background()
+	// Issued: 64 tokens all low-S; without normalization half would be high
+	// (the odds that all 64 are low by chance are 2^-64).
+	var token string
+	for range 64 {
+		token = issue(t, a, "user").AccessToken
+		seg := strings.Split(token, ".")
+		sig, err := base64.RawURLEncoding.DecodeString(seg[2])
+		if err != nil || len(sig) != 64 {
+			t.Fatalf("signature %q: %v", seg[2], err)
+		}
+		if s := new(big.Int).SetBytes(sig[32:]); s.Cmp(half) > 0 {
+			t.Fatalf("issued an ES256 signature with s > n/2: %x", sig)
+		}
+	}
+	// Accepted: the high-S twin of a genuine token verifies with
+	// crypto/ecdsa, and Verify refuses it.
+	seg := strings.Split(token, ".")
+	sig, _ := base64.RawURLEncoding.DecodeString(seg[2])
+	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+	high := new(big.Int).Sub(n, s)
+	digest := sha256.Sum256([]byte(seg[0] + "." + seg[1]))
+	if !ecdsa.Verify(&pub, digest[:], r, s) || !ecdsa.Verify(&pub, digest[:], r, high) {
+		t.Fatal("control: crypto/ecdsa does not verify both (r, s) and (r, n-s)")
+	}
+	twin := make([]byte, 64)
+	copy(twin, sig[:32])
+	high.FillBytes(twin[32:])
+	forged := seg[0] + "." + seg[1] + "." + base64.RawURLEncoding.EncodeToString(twin)
+	if c, err := a.Verify(ctx, forged); !errors.Is(err, core.ErrInvalidToken) || c != nil {
+		t.Fatalf("Verify of the high-S twin: %+v, %v; want invalid_token", c, err)
+	}
+	if _, err := a.Verify(ctx, token); err != nil {
+		t.Fatalf("control: the genuine low-S token fails: %v", err)
 	}
 }
