@@ -404,7 +404,10 @@ func (u *inflightUsers) enter() func() {
 	for p := u.peak.Load(); n > p && !u.peak.CompareAndSwap(p, n); p = u.peak.Load() {
 	}
 	if gate != nil {
-		<-gate
+		select {
+		case <-gate:
+		case <-time.After(5 * time.Second): // a call that should not have got here
+		}
 	}
 	time.Sleep(hold)
 	return func() { u.now.Add(-1) }
@@ -516,8 +519,12 @@ func TestServerBusy(t *testing.T) {
 	for users.now.Load() < 2 {
 		time.Sleep(time.Millisecond)
 	}
+	start := time.Now()
 	_, err = slow.Login(short, "known@example.com", "correct horse", core.Client{})
 	wantBusy("login whose context ended while waiting", err)
+	if waited := time.Since(start); waited > time.Second { // MaxHashWait is 2 s here
+		t.Fatalf("a login whose context ended after 1 ms waited %v for a slot", waited)
+	}
 
 	if n := users.calls.Load(); n != 3 { // the registration above and the two holders
 		t.Fatalf("%d calls reached the user store while its slot was held; want none", n-3)

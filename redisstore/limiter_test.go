@@ -101,3 +101,67 @@ func TestRefusedRequestsWriteNoKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestTrippedLimitIsReadOnly: on Redis, a login refused by a tripped limit
+// costs two script calls that only read — whichever limit refused it — and
+// a refused registration one; no write command runs.
+func TestTrippedLimitIsReadOnly(t *testing.T) {
+	srv := redistest.Start(t) // no other client: the server's counters are ours
+	s := redisstoretest.Open(t, "redis://"+srv.Addr, redisstore.Options{KeyPrefix: redisstoretest.Prefix(), Hasher: storetest.FastHasher})
+	a := storetest.NewAuth(t, s, func(c *core.Config) {
+		c.Users = s.Users()
+		c.RateLimits = core.RateLimits{
+			LoginPerAccount: core.Limit{Max: 3, Window: time.Minute},
+			LoginPerIP:      core.Limit{Max: 5, Window: time.Minute},
+			RegisterPerIP:   core.Limit{Max: 2, Window: time.Minute},
+		}
+	})
+	c := bg(t)
+	for i := range 5 {
+		a.Login(c, "guess"+strconv.Itoa(i)+"@example.com", "wrong password", core.Client{IP: "203.0.113.9"})
+	}
+	for i := range 3 {
+		a.Login(c, "victim@example.com", "wrong password", core.Client{IP: "198.51.100." + strconv.Itoa(i)})
+	}
+	for i := range 2 {
+		a.Register(c, "reg"+strconv.Itoa(i)+"@example.com", "correct horse", core.Client{IP: "192.0.2.9"})
+	}
+	const n = 100
+	for _, tc := range []struct {
+		what    string
+		scripts int64
+		call    func(i int) error
+	}{
+		{"login refused by the IP's limit", 2, func(i int) error {
+			_, err := a.Login(c, "d"+strconv.Itoa(i)+"@example.com", "wrong password", core.Client{IP: "203.0.113.9"})
+			return err
+		}},
+		{"login refused by the account's limit", 1, func(i int) error {
+			_, err := a.Login(c, "victim@example.com", "wrong password", core.Client{IP: "10.0." + strconv.Itoa(i) + ".1"})
+			return err
+		}},
+		{"registration refused by the IP's limit", 1, func(i int) error {
+			_, err := a.Register(c, "r"+strconv.Itoa(i)+"@example.com", "correct horse", core.Client{IP: "192.0.2.9"})
+			return err
+		}},
+	} {
+		before := commandCalls(t, srv.Addr)
+		for i := range n {
+			if err := tc.call(i); !errors.Is(err, core.ErrRateLimited) {
+				t.Fatalf("%s: %v", tc.what, err)
+			}
+		}
+		d := delta(before, commandCalls(t, srv.Addr))
+		for cmd := range d {
+			switch cmd {
+			case "evalsha", "get", "pttl":
+			default:
+				t.Errorf("%d × %s: ran %s (%v); want reads only", n, tc.what, cmd, d)
+			}
+		}
+		if d["evalsha"] != tc.scripts*n {
+			t.Errorf("%d × %s: %d scripts, want %d", n, tc.what, d["evalsha"], tc.scripts*n)
+		}
+		t.Logf("%d × %s: %v", n, tc.what, d)
+	}
+}
