@@ -585,10 +585,12 @@ func TestServerBusyUnderLoad(t *testing.T) {
 	ip := core.Client{IP: "203.0.113.50"}
 	var wg sync.WaitGroup
 	var failed, busy atomic.Int64
+	start := make(chan struct{}) // all at once, however slowly goroutines start
 	for i := range 100 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start
 			_, err := a.Login(ctx, "load"+strconv.Itoa(i)+"@example.com", "wrong password", ip)
 			switch r := core.ErrorResponse(err); {
 			case errors.Is(err, core.ErrInvalidCredentials):
@@ -600,6 +602,7 @@ func TestServerBusyUnderLoad(t *testing.T) {
 			}
 		}()
 	}
+	close(start)
 	wg.Wait()
 	if busy.Load() == 0 || failed.Load()+busy.Load() != 100 || users.peak.Load() > 2 || users.calls.Load() != failed.Load() {
 		t.Fatalf("100 logins: %d checked (%d store calls), %d busy, peak %d in flight", failed.Load(), users.calls.Load(), busy.Load(), users.peak.Load())
