@@ -188,10 +188,12 @@ func (a attempt) abandoned(ctx context.Context) {
 	}
 }
 
-// undo is best effort, like the count it corrects.
+// undo is best effort, like the count it corrects. It runs even when the
+// request's context has ended (a client that gave up while waiting for a
+// hashing slot): the store's own deadline bounds it.
 func (a attempt) undo(ctx context.Context, key string) {
 	if key != "" {
-		a.store.Undo(ctx, key)
+		a.store.Undo(context.WithoutCancel(ctx), key)
 	}
 }
 

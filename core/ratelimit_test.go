@@ -617,3 +617,52 @@ func TestServerBusyUnderLoad(t *testing.T) {
 	_, err := a.Login(ctx, "over@example.com", "wrong password", ip)
 	wantLimited(t, "the IP's 101st failure", err, time.Minute)
 }
+
+// ctxLimiter is memstore's Limiter failing, as a network store would, when
+// the context has ended.
+type ctxLimiter struct{ *memstore.Store }
+
+func (s ctxLimiter) Undo(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.Store.Undo(ctx, key)
+}
+
+// TestGiveUpWhileWaitingGivesCountsBack: a login whose client gives up while
+// it waits for a hashing slot does not count against the IP, though its
+// context has ended by the time the count is given back.
+func TestGiveUpWhileWaitingGivesCountsBack(t *testing.T) {
+	users := &inflightUsers{Users: memstore.NewUsers(cheap)}
+	a := newAuth(t, func(c *core.Config) {
+		c.Store = ctxLimiter{memstore.New()}
+		c.Users = users
+		c.MaxConcurrentHashes = 1
+		c.MaxHashWait = time.Minute
+		c.RateLimits = core.RateLimits{LoginPerIP: core.Limit{Max: 2, Window: time.Minute}}
+	})
+	ctx := context.Background()
+	users.gate = make(chan struct{})
+	holder := make(chan error, 1)
+	go func() {
+		_, err := a.Login(ctx, "holder@example.com", "wrong password", core.Client{IP: "198.51.100.1"})
+		holder <- err
+	}()
+	for users.now.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	me := core.Client{IP: "203.0.113.3"}
+	gone, cancel := context.WithCancel(ctx)
+	time.AfterFunc(10*time.Millisecond, cancel)
+	if _, err := a.Login(gone, "me@example.com", "wrong password", me); !errors.Is(err, core.ErrServerBusy) {
+		t.Fatalf("a login whose client gave up: %v, want server_busy", err)
+	}
+	close(users.gate)
+	<-holder
+	users.gate = nil
+	for i := range 2 {
+		if _, err := a.Login(ctx, "me@example.com", "wrong password", me); !errors.Is(err, core.ErrInvalidCredentials) {
+			t.Fatalf("failure %d of the IP's 2: %v", i+1, err)
+		}
+	}
+}
