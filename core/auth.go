@@ -28,11 +28,7 @@ type Auth struct {
 func New(cfg Config) (*Auth, error) {
 	cfg, err := cfg.withDefaults()
 	keys, kerr := newKeyRing(cfg.AccessKeys)
-	var limits limiter
-	var lerr error
-	if cfg.Store != nil {
-		limits, lerr = newLimiter(cfg.Store, cfg.RateLimits)
-	}
+	limits, lerr := newLimiter(cfg)
 	cookies, cerr := cfg.Cookies.withDefaults()
 	if err = errors.Join(err, kerr, lerr, cerr); err != nil {
 		return nil, err
@@ -82,16 +78,12 @@ type sessionData struct {
 
 // Register creates an account with Config.DefaultRoles. The email is
 // normalized; email and password are validated (ErrInvalidRequest).
-// Registrations are limited per client IP (ErrRateLimited).
+// Registrations are limited per client IP (ErrRateLimited), and their
+// password hashing is bounded (ErrServerBusy).
 func (a *Auth) Register(ctx context.Context, email, password string, client Client) (User, error) {
 	reg, ok := a.cfg.Users.(UserRegistrar)
 	if !ok {
 		return User{}, ErrNotFound.WithDescription("Registration is not enabled.")
-	}
-	if key := ipKey("register", client.IP); a.limits.store != nil && key != "" {
-		if err := a.limits.hit(ctx, key, a.limits.limits.RegisterPerIP); err != nil {
-			return User{}, err
-		}
 	}
 	email = NormalizeEmail(email)
 	if err := CheckEmail(email); err != nil {
@@ -100,15 +92,31 @@ func (a *Auth) Register(ctx context.Context, email, password string, client Clie
 	if err := CheckPassword(password); err != nil {
 		return User{}, err
 	}
-	u, err := reg.Register(ctx, email, password, a.cfg.DefaultRoles)
-	if err != nil && !errors.Is(err, ErrUserExists) {
-		err = storeErr(err)
+	attempt, err := a.limits.beginRegister(ctx, client.IP)
+	if err != nil {
+		return User{}, err
 	}
-	return u, err
+	var u User
+	err = a.limits.withHashSlot(ctx, func() (err error) {
+		u, err = reg.Register(ctx, email, password, a.cfg.DefaultRoles)
+		return err
+	})
+	switch {
+	case err == nil, errors.Is(err, ErrUserExists):
+		return u, err // a taken email counts: the limit bounds that oracle
+	case errors.Is(err, ErrServerBusy):
+		attempt.abandoned(ctx)
+		return User{}, err
+	default:
+		attempt.abandoned(ctx)
+		return User{}, storeErr(err)
+	}
 }
 
 // Login checks an email and password with Config.Users and opens a session.
 // Wrong email and wrong password give the same ErrInvalidCredentials.
+// Attempts are limited per account and per client IP (ErrRateLimited), and
+// their password hashing is bounded (ErrServerBusy).
 func (a *Auth) Login(ctx context.Context, email, password string, client Client) (*TokenPair, error) {
 	if a.cfg.Users == nil {
 		return nil, ErrNotFound.WithDescription("Password login is not enabled.")
@@ -117,53 +125,35 @@ func (a *Auth) Login(ctx context.Context, email, password string, client Client)
 	if email == "" || password == "" || len(password) > MaxPasswordBytes {
 		return nil, ErrInvalidRequest.WithDescription("email and password are required; a password is at most 1024 bytes")
 	}
-	acct, ip, err := a.countLoginAttempt(ctx, email, client.IP)
+	attempt, err := a.limits.beginLogin(ctx, email, client.IP)
 	if err != nil {
 		return nil, err
 	}
-	u, err := a.cfg.Users.Authenticate(ctx, email, password)
-	if errors.Is(err, ErrInvalidCredentials) {
+	var u User
+	err = a.limits.withHashSlot(ctx, func() (err error) {
+		u, err = a.cfg.Users.Authenticate(ctx, email, password)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		attempt.failed()
 		a.emit(ctx, a.cfg.Hooks.OnLoginFailed, Event{Email: email, IP: client.IP, UserAgent: client.UserAgent})
-		return nil, ErrInvalidCredentials // the attempt stays counted: a failed login
-	}
-	if err != nil {
-		a.limits.undo(ctx, acct) // not the user's failure
-		a.limits.undo(ctx, ip)
+		return nil, ErrInvalidCredentials
+	case errors.Is(err, ErrServerBusy):
+		attempt.abandoned(ctx)
+		return nil, err
+	case err != nil:
+		attempt.abandoned(ctx)
 		return nil, storeErr(err)
 	}
-	if acct != "" {
-		// A success resets the account's count; the IP keeps only failures.
-		if err := a.limits.store.Reset(ctx, acct); err != nil {
-			return nil, storeErr(err)
-		}
-		a.limits.undo(ctx, ip)
+	if err := attempt.succeeded(ctx); err != nil {
+		return nil, err
 	}
 	pair, err := a.IssueSession(ctx, u, client)
 	if err == nil {
 		a.emit(ctx, a.cfg.Hooks.OnLogin, Event{UserID: u.ID, SessionID: pair.SessionID, Email: email, IP: client.IP, UserAgent: client.UserAgent})
 	}
 	return pair, err
-}
-
-// countLoginAttempt counts a login attempt against the account and the
-// client IP before the password is checked, so that concurrent attempts
-// cannot slip past the limit; a success takes it back. It returns the keys
-// it counted against ("" for none).
-func (a *Auth) countLoginAttempt(ctx context.Context, email, ip string) (acctKey, ipK string, err error) {
-	if a.limits.store == nil {
-		return "", "", nil
-	}
-	acctKey = accountKey(email)
-	if err := a.limits.hit(ctx, acctKey, a.limits.limits.LoginPerAccount); err != nil {
-		return "", "", err
-	}
-	if ipK = ipKey("login", ip); ipK != "" {
-		if err := a.limits.hit(ctx, ipK, a.limits.limits.LoginPerIP); err != nil {
-			a.limits.undo(ctx, acctKey) // refused before any password check
-			return "", "", err
-		}
-	}
-	return acctKey, ipK, nil
 }
 
 // IssueSession opens a session for a user the application has already

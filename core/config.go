@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -71,6 +72,16 @@ type Config struct {
 	// defaults.
 	RateLimits RateLimits
 
+	// MaxConcurrentHashes bounds the argon2id computations (password checks
+	// at login, hashes at registration) running at once in this process,
+	// each holding its memory (19 MiB by default) while it runs. Default
+	// runtime.GOMAXPROCS(0).
+	MaxConcurrentHashes int
+	// MaxHashWait is how long a login or registration waits for one of those
+	// slots before it is answered 503 server_busy with Retry-After. Default
+	// 2 seconds.
+	MaxHashWait time.Duration
+
 	// Cookies, when set, turns on cookie mode: the refresh token travels in
 	// an HttpOnly cookie scoped to the auth routes instead of the JSON body,
 	// and requests authenticated by that cookie must pass a CSRF check.
@@ -102,6 +113,7 @@ const (
 	DefaultReuseGrace  = 5 * time.Second
 	DefaultLeeway      = 10 * time.Second
 	DefaultAdminRole   = "admin"
+	DefaultMaxHashWait = 2 * time.Second
 	maxLeeway          = 5 * time.Minute
 )
 
@@ -135,6 +147,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.MaxConcurrentHashes == 0 {
+		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	def(&c.MaxHashWait, DefaultMaxHashWait)
 	if c.TokenCacheSize == 0 {
 		c.TokenCacheSize = DefaultTokenCacheSize
 	}
@@ -157,7 +173,10 @@ func (c Config) withDefaults() (Config, error) {
 			bad("Config.RefreshSecret must differ from the HS256 access-token secret")
 		}
 	}
-	for name, d := range map[string]time.Duration{"AccessTTL": c.AccessTTL, "IdleTTL": c.IdleTTL, "AbsoluteTTL": c.AbsoluteTTL, "Leeway": c.Leeway} {
+	if c.MaxConcurrentHashes < 0 {
+		bad("Config.MaxConcurrentHashes must not be negative")
+	}
+	for name, d := range map[string]time.Duration{"AccessTTL": c.AccessTTL, "IdleTTL": c.IdleTTL, "AbsoluteTTL": c.AbsoluteTTL, "Leeway": c.Leeway, "MaxHashWait": c.MaxHashWait} {
 		if d < 0 {
 			bad("Config.%s must not be negative", name)
 		}

@@ -138,23 +138,37 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `)
 
-// hitScript: KEYS counter. ARGV window ms. Counts one event; the first of a
-// window sets its expiry. Returns {count, ms left}.
+// hitScript: KEYS counter. ARGV limit, window ms. Counts one event unless
+// the window already holds limit: a refused hit writes nothing. The first
+// event of a window sets its expiry. Returns {outcome, ms left}, outcome
+// hitCounted (1) or hitRefused (0).
 var hitScript = newScript(`
-local n = redis.call('INCR', KEYS[1])
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then
+  return {0, redis.call('PTTL', KEYS[1])}
+end
+redis.call('INCR', KEYS[1])
 local left = redis.call('PTTL', KEYS[1])
 if left < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  left = tonumber(ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  left = tonumber(ARGV[2])
 end
-return {n, left}
+return {1, left}
 `)
 
-// undoScript: KEYS counter. Takes one event back, never below zero.
+// peekScript: KEYS counter. Returns {count, ms left}; {0, 0} for none.
+var peekScript = newScript(`
+local n = redis.call('GET', KEYS[1])
+if not n then return {0, 0} end
+return {tonumber(n), math.max(redis.call('PTTL', KEYS[1]), 0)}
+`)
+
+// undoScript: KEYS counter. Takes one event back; the last one takes the
+// counter with it.
 var undoScript = newScript(`
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n > 0 then redis.call('DECR', KEYS[1]) end
+if n > 1 then redis.call('DECR', KEYS[1]) else redis.call('DEL', KEYS[1]) end
 return 0
 `)
 
-var allScripts = []script{hitScript, undoScript, createScript, rotateScript, revokeScript, revokeUserScript, listScript, claimEmailScript, updateUserScript}
+var allScripts = []script{hitScript, peekScript, undoScript, createScript, rotateScript, revokeScript, revokeUserScript, listScript, claimEmailScript, updateUserScript}

@@ -73,11 +73,17 @@ func (s *flakyStore) Ping(ctx context.Context) error {
 
 // The limiter follows the switch too: login and registration count
 // attempts in the store first.
-func (s *flakyStore) Hit(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
+func (s *flakyStore) Hit(ctx context.Context, key string, limit int64, window time.Duration) (bool, time.Duration, error) {
+	if err := s.down.err(); err != nil {
+		return false, 0, err
+	}
+	return s.Store.(core.Limiter).Hit(ctx, key, limit, window)
+}
+func (s *flakyStore) Peek(ctx context.Context, key string) (int64, time.Duration, error) {
 	if err := s.down.err(); err != nil {
 		return 0, 0, err
 	}
-	return s.Store.(core.Limiter).Hit(ctx, key, window)
+	return s.Store.(core.Limiter).Peek(ctx, key)
 }
 func (s *flakyStore) Undo(ctx context.Context, key string) error {
 	if err := s.down.err(); err != nil {

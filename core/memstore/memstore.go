@@ -24,7 +24,7 @@ type Store struct {
 
 	limitMu    sync.Mutex
 	counters   map[string]*counter // core.Limiter windows
-	newWindows int                 // since the last sweep
+	windowEnds windowHeap          // the counters, by end of window
 }
 
 type entry struct {
