@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -48,6 +49,26 @@ func RedactURLError(rawURL string, err error) error {
 	}
 	msg := strings.ReplaceAll(err.Error(), rawURL, RedactURL(rawURL))
 	return errors.New(maskSecrets(msg, urlSecrets(rawURL)))
+}
+
+// ParseURL is url.Parse for URLs that may carry credentials. Its errors
+// show the URL redacted, and it refuses a URL with an '@' past its
+// authority: url.Parse reads that '@' as part of the path, query or
+// fragment, which is what a password with an unescaped '/', '?' or '#'
+// gives, and a client would then dial a "host" made of half the password.
+func ParseURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without its copy of the URL
+		}
+		return nil, fmt.Errorf("invalid URL %q: %w", RedactURL(rawURL), RedactURLError(rawURL, err))
+	}
+	if strayAt(rawURL) {
+		return nil, fmt.Errorf("invalid URL %q: an '@' after the host; percent-encode '@', '/', '?' and '#' in a user name or password (%%40, %%2F, %%3F, %%23)", RedactURL(rawURL))
+	}
+	return u, nil
 }
 
 // redacted stands for a secret, as in url.URL.Redacted.

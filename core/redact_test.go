@@ -108,3 +108,25 @@ func pieceOf(s, secret string) string {
 	}
 	return ""
 }
+
+func TestParseURL(t *testing.T) {
+	u, err := core.ParseURL("redis://alice:Pa55%2Fw0rd@h:6379/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := u.User.Password(); p != "Pa55/w0rd" || u.Host != "h:6379" {
+		t.Errorf("ParseURL: password %q, host %q", p, u.Host)
+	}
+	for raw, want := range map[string]string{
+		"redis://alice:Pa55 w0rd@h:6379":    `invalid URL "redis://alice:xxxxx@h:6379": net/url: invalid userinfo`,
+		"redis://alice:Pa55/w0rd@h:6379":    `invalid URL "redis://alice:xxxxx@h:6379": invalid port ":xxxxx" after host`,
+		"redis://alice:1234/w0rd@h:6379":    `invalid URL "redis://alice:xxxxx@h:6379": an '@' after the host;`,
+		"redis://alice:12#34@h:6379":        `invalid URL "redis://alice:xxxxx@h:6379": an '@' after the host;`,
+		"redis://alice:Pa55w0rd@h:6379\x00": `invalid URL "redis://alice:xxxxx@h:6379\x00": net/url: invalid control character in URL`,
+	} {
+		_, err := core.ParseURL(raw)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("ParseURL(%q) = %v, want %s…", raw, err, want)
+		}
+	}
+}
