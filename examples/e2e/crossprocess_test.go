@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptrace"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -96,37 +98,109 @@ func TestCrossProcessLogout(t *testing.T) {
 
 // TestCrossProcessRefreshRace: 100 simultaneous refreshes of one token spread
 // over the three processes give exactly one 200; the others get
-// refresh_conflict.
+// refresh_conflict. Each request goes out on a connection opened and used
+// beforehand, so that the 100 reach the servers together rather than spread
+// out by 100 TCP handshakes, and the test checks that they did: at least
+// half of them were in flight at one instant, and at least half overlapped
+// the winner's.
 func TestCrossProcessRefreshRace(t *testing.T) {
+	const racers = 100
 	servers := sharedEnv(t)
 	registerOn(t, servers[0], "race@example.com")
 	for round := range 3 {
 		p := loginOn(t, servers[round], "race@example.com")
+		clients := make([]*http.Client, racers)
+		for i := range clients {
+			clients[i] = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{}}
+			defer clients[i].CloseIdleConnections()                                                                        // Fiber's shutdown waits for open connections
+			if a := exchangeWith(t, clients[i], mustRequest(t, "GET", servers[i%3].URL+"/healthz", "")); a.Status != 200 { // warm: open the connection
+				t.Fatalf("warming: %+v", a)
+			}
+		}
 		var (
-			mu     sync.Mutex
-			counts = map[string]int{}
-			gate   = make(chan struct{})
-			wg     sync.WaitGroup
+			results = make([]raced, racers)
+			gate    = make(chan struct{})
+			ready   sync.WaitGroup // every racer at the gate
+			wg      sync.WaitGroup
 		)
-		for i := range 100 {
+		ready.Add(racers)
+		for i := range racers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				req := mustRequest(t, "POST", servers[i%3].URL+"/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`)
+				req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+					GotConn: func(c httptrace.GotConnInfo) { results[i].reused = c.Reused },
+				}))
+				ready.Done()
 				<-gate
-				a := postJSON(t, servers[i%3].URL+"/auth/refresh", "", `{"refresh_token":"`+p.RefreshToken+`"}`)
-				var body struct{ Error string }
-				json.Unmarshal([]byte(a.Body), &body)
-				mu.Lock()
-				counts[strings.TrimSpace(body.Error+" "+strconv.Itoa(a.Status))]++
-				mu.Unlock()
+				results[i].start = time.Now()
+				results[i].answer = exchangeWith(t, clients[i], req)
+				results[i].end = time.Now()
 			}()
 		}
+		ready.Wait()
 		close(gate)
 		wg.Wait()
-		if counts["200"] != 1 || counts["refresh_conflict 401"] != 99 || len(counts) != 2 {
-			t.Fatalf("round %d: %v; want one 200 and 99 refresh_conflict", round, counts)
+
+		counts := map[string]int{}
+		var winner raced
+		for _, r := range results {
+			var body struct{ Error string }
+			json.Unmarshal([]byte(r.answer.Body), &body)
+			counts[strings.TrimSpace(body.Error+" "+strconv.Itoa(r.answer.Status))]++
+			if r.answer.Status == 200 {
+				winner = r
+			}
+			if !r.reused {
+				t.Errorf("round %d: a refresh went out on a new connection", round)
+			}
+		}
+		if counts["200"] != 1 || counts["refresh_conflict 401"] != racers-1 || len(counts) != 2 {
+			t.Fatalf("round %d: %v; want one 200 and %d refresh_conflict", round, counts, racers-1)
+		}
+		peak, withWinner := overlap(results, winner)
+		t.Logf("round %d: at most %d of %d refreshes in flight at once; %d overlapped the winner's (%v)", round, peak, racers, withWinner, winner.end.Sub(winner.start).Round(time.Microsecond))
+		if peak < racers/2 || withWinner < racers/2 {
+			t.Errorf("round %d: at most %d refreshes in flight at once, %d of %d overlapping the winner's: the race was not one", round, peak, withWinner, racers)
 		}
 	}
+}
+
+// raced is one request of a race.
+type raced struct {
+	start, end time.Time
+	reused     bool // went out on a connection used before
+	answer     answer
+}
+
+// overlap returns the largest number of requests in flight at one instant,
+// and how many overlapped w's interval (w included).
+func overlap(rs []raced, w raced) (peak, withWinner int) {
+	for _, r := range rs {
+		inFlight := 0 // at r.start: begun, not ended
+		for _, o := range rs {
+			if !o.start.After(r.start) && o.end.After(r.start) {
+				inFlight++
+			}
+		}
+		peak = max(peak, inFlight)
+		if !r.start.After(w.end) && !r.end.Before(w.start) {
+			withWinner++
+		}
+	}
+	return peak, withWinner
+}
+
+func mustRequest(t *testing.T, method, url, body string) *http.Request {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req
 }
 
 // TestSeedAdmin: SEED_ADMIN_* creates an admin; instances sharing the seed

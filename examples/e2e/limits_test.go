@@ -105,4 +105,3 @@ func TestHeaderLimit(t *testing.T) {
 		})
 	}
 }
-
