@@ -96,10 +96,7 @@ func call(t *testing.T, method, url, token, contentType, body string) answer {
 
 // exchange sends req and keeps what the frameworks must agree on. It
 // reports with t.Errorf: it runs on other goroutines too.
-func exchange(t *testing.T, req *http.Request) answer { return exchangeWith(t, client, req) }
-
-// exchangeWith is exchange on the given client.
-func exchangeWith(t *testing.T, client *http.Client, req *http.Request) answer {
+func exchange(t *testing.T, req *http.Request) answer {
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Errorf("%s %s: %v", req.Method, req.URL, err)
