@@ -110,11 +110,27 @@ func New(client rueidis.Client, opts Options) (*Store, error) {
 // list more cluster nodes as redis://host1:port?addr=host2:port&addr=host3:port
 // (rueidis discovers the cluster either way); rediss:// for TLS.
 func Open(url string, opts Options) (*Store, error) {
-	co, err := rueidis.ParseURL(url)
+	co, err := ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: %w", err)
+		return nil, err
 	}
 	return OpenWith(co, opts)
+}
+
+// ParseURL reads a Redis URL as Open does (rueidis.ParseURL). Its errors
+// never show the password, even of a malformed URL: the URL appears as
+// core.RedactURL gives it. A URL with an '@' past its host is refused (a
+// password with an unescaped '/', '?' or '#' makes one, and the client would
+// dial a host made of half the password).
+func ParseURL(url string) (rueidis.ClientOption, error) {
+	if _, err := core.ParseURL(url); err != nil {
+		return rueidis.ClientOption{}, fmt.Errorf("redisstore: %w", err)
+	}
+	co, err := rueidis.ParseURL(url)
+	if err != nil {
+		return co, fmt.Errorf("redisstore: invalid URL %q: %w", core.RedactURL(url), core.RedactURLError(url, err))
+	}
+	return co, nil
 }
 
 // OpenCluster connects to a Redis Cluster through any of its nodes.

@@ -165,9 +165,9 @@ func (d *doctor) run() {
 		d.selfTest(memstore.New(), "in memory, "+keyNote, keys, refreshSecret)
 		return
 	}
-	co, err := rueidis.ParseURL(url)
+	co, err := redisstore.ParseURL(url) // its errors show the URL redacted
 	if err != nil {
-		d.add(statusFail, "REDIS_URL", "%v", err)
+		d.add(statusFail, "REDIS_URL", "%s", strings.TrimPrefix(err.Error(), "redisstore: "))
 		return
 	}
 	if !d.checkRedis(co) {

@@ -352,3 +352,32 @@ func readCommand(r *bufio.Reader) ([]string, error) {
 	}
 	return args, nil
 }
+
+// TestDoctorRedactsURL: a REDIS_URL that does not parse, or whose password
+// Redis refuses, is reported without a piece of the password, in lines and
+// in JSON.
+func TestDoctorRedactsURL(t *testing.T) {
+	srv := redistest.Start(t)
+	if _, err := redistest.Command(srv.Addr, "CONFIG", "SET", "requirepass", "s3cret"); err != nil {
+		t.Fatal(err)
+	}
+	for url, want := range map[string]string{
+		"redis://alice:Pa55/w0rd@" + srv.Addr:   `FAIL  REDIS_URL: invalid URL "redis://alice:xxxxx@` + srv.Addr + `"`,
+		"redis://alice:Pa55%zzw0rd@" + srv.Addr: `FAIL  REDIS_URL: invalid URL "redis://alice:xxxxx@` + srv.Addr + `"`,
+		"redis://alice:1234/w0rd@" + srv.Addr:   `FAIL  REDIS_URL: invalid URL "redis://alice:xxxxx@` + srv.Addr + `"`,
+		"redis://:Pa55w0rd@" + srv.Addr:         "FAIL  redis reachable: " + srv.Addr + ": authentication failed",
+	} {
+		r := cli(t, goodEnv(url), "doctor", "--env", "")
+		j := cli(t, goodEnv(url), "doctor", "--env", "", "--json")
+		if r.code != exitFailure || !strings.Contains(r.stdout, want) {
+			t.Errorf("REDIS_URL=%s: want %q\n%v", url, want, r)
+		}
+		for _, out := range []string{r.stdout + r.stderr, j.stdout + j.stderr} {
+			for _, secret := range []string{"Pa55", "w0rd", "1234"} {
+				if strings.Contains(out, secret) {
+					t.Errorf("REDIS_URL=%s: doctor printed %q:\n%s", url, secret, out)
+				}
+			}
+		}
+	}
+}

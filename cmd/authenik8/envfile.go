@@ -7,10 +7,14 @@ import (
 	"strings"
 )
 
-// readEnvFile reads KEY=VALUE lines the way generated projects do
-// (templates/config.go.tmpl): blank lines and # comments skipped, an
-// optional "export ", values optionally wrapped in matching quotes, no
-// escapes or expansion.
+// This file's readEnvFile is also the ReadEnvFile of generated projects
+// (templates/config.go.tmpl takes its source through envReader), so that
+// doctor reads a project's .env exactly as the project does.
+
+// readEnvFile reads KEY=VALUE lines. Blank lines and lines starting with #
+// are skipped, a leading "export " is allowed, and a value wrapped in single
+// or double quotes is taken without them. Values are literal: no escapes,
+// no ${VAR} expansion, no comments after a value.
 func readEnvFile(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -19,7 +23,7 @@ func readEnvFile(path string) (map[string]string, error) {
 	defer f.Close()
 	vars := map[string]string{}
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20) // room for a JWK set on one line
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {

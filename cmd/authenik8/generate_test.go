@@ -126,7 +126,7 @@ func goEnv() []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "GOWORK", "GOPROXY", "PORT", "REDIS_URL", "TEST_REDIS_URL", "JWT_SECRET", "JWT_JWKS", "REFRESH_SECRET", "SEED_ADMIN_EMAIL", "SEED_ADMIN_PASSWORD":
+		case "GOWORK", "GOPROXY", "PORT", "REDIS_URL", "TEST_REDIS_URL", "JWT_SECRET", "JWT_JWKS", "REFRESH_SECRET", "SEED_ADMIN_EMAIL", "SEED_ADMIN_PASSWORD", "RATE_LIMITS":
 			continue
 		}
 		env = append(env, kv)

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/ast"
 	"go/build"
 	"go/format"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -35,18 +38,22 @@ const (
 	modulePrefix = "github.com/authenik8/authenik8-go"
 )
 
-// framework is a web framework new can generate for.
+// framework is a web framework new can generate for. Its routes come from
+// templates/routes_<Name>.go.tmpl; everything else is shared.
 type framework struct {
 	Name    string // gin, echo, fiber
 	Title   string // Gin, Echo v4, Fiber v2
 	Module  string // the framework's module path
 	Version string // the version this repository builds and tests with
+	// Serve names the template of serve.go: "http" when the routes are an
+	// http.Handler that net/http serves, "fiber" for Fiber's own server.
+	Serve string
 }
 
 var frameworks = []framework{
-	{"gin", "Gin", "github.com/gin-gonic/gin", "v1.12.0"},
-	{"echo", "Echo v4", "github.com/labstack/echo/v4", "v4.16.0"},
-	{"fiber", "Fiber v2", "github.com/gofiber/fiber/v2", "v2.52.15"},
+	{"gin", "Gin", "github.com/gin-gonic/gin", "v1.12.0", "http"},
+	{"echo", "Echo v4", "github.com/labstack/echo/v4", "v4.16.0", "http"},
+	{"fiber", "Fiber v2", "github.com/gofiber/fiber/v2", "v2.52.15", "fiber"},
 }
 
 func frameworkNamed(name string) (framework, bool) {
@@ -87,6 +94,7 @@ func (p *project) output() []outputFile {
 		{"internal/server/config.go", "config.go.tmpl"},
 		{"internal/server/server.go", "server.go.tmpl"},
 		{"internal/server/routes.go", "routes_" + p.Framework.Name + ".go.tmpl"},
+		{"internal/server/serve.go", "serve_" + p.Framework.Serve + ".go.tmpl"},
 		{"internal/server/server_test.go", "server_test.go.tmpl"},
 		{".env.example", "env.tmpl"},
 		{".env", "env.tmpl"},
@@ -103,8 +111,32 @@ func (p *project) output() []outputFile {
 type outputFile struct{ file, tmpl string }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"quote": modfile.AutoQuote, // a go.mod token, quoted when it must be
+	"quote":     modfile.AutoQuote, // a go.mod token, quoted when it must be
+	"envReader": envReader,
 }).ParseFS(templateFS, "templates/*.tmpl"))
+
+// envfileSource is envfile.go, whose readEnvFile generated projects get.
+//
+//go:embed envfile.go
+var envfileSource string
+
+// envReader returns the source of readEnvFile, with its doc comment, as the
+// exported ReadEnvFile of a generated config.go: one .env reader for the
+// CLI and the projects it writes.
+func envReader() (string, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "envfile.go", envfileSource, parser.ParseComments)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range f.Decls {
+		if fn, ok := d.(*ast.FuncDecl); ok && fn.Name.Name == "readEnvFile" && fn.Doc != nil {
+			src := envfileSource[fset.Position(fn.Doc.Pos()).Offset:fset.Position(fn.End()).Offset]
+			return strings.ReplaceAll(src, "readEnvFile", "ReadEnvFile"), nil
+		}
+	}
+	return "", errors.New("envfile.go has no documented readEnvFile")
+}
 
 // render returns the project's files, file name → contents.
 func (p *project) render() (map[string][]byte, error) {

@@ -161,7 +161,7 @@ func TestNewFiles(t *testing.T) {
 				// Go files: gofmt'ed (render formats them) and parseable;
 				// the memory store's project does not import redisstore.
 				var imports []string
-				for _, name := range []string{"main.go", "internal/server/config.go", "internal/server/server.go", "internal/server/routes.go", "internal/server/server_test.go"} {
+				for _, name := range []string{"main.go", "internal/server/config.go", "internal/server/server.go", "internal/server/routes.go", "internal/server/serve.go", "internal/server/server_test.go"} {
 					f, err := parser.ParseFile(token.NewFileSet(), name, read(name), parser.ImportsOnly)
 					if err != nil {
 						t.Fatalf("%s: %v", name, err)

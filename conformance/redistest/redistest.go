@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authenik8/authenik8-go/core"
 )
 
 // Required reports whether AUTHENIK8_REQUIRE_REDIS=1: a missing Redis is then
@@ -285,7 +287,7 @@ func mustReach(t testing.TB, rawURL string) {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		t.Fatalf("bad Redis URL %q: %v", rawURL, err)
+		t.Fatalf("bad Redis URL %q: %v", core.RedactURL(rawURL), core.RedactURLError(rawURL, err))
 	}
 	c, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
 	if err != nil {

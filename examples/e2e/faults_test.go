@@ -12,32 +12,63 @@ import (
 	"time"
 
 	"github.com/authenik8/authenik8-go/conformance/redistest"
+	"github.com/authenik8/authenik8-go/redisstore"
 )
 
 // outcome tallies answers by kind of request and status, and what was seen
 // that must never be: 5xx other than 503, unauthenticated passes, answers
 // slower than the store timeout allows.
 type outcome struct {
+	timeout  time.Duration // of each store call
 	mu       sync.Mutex
 	counts   map[string]int
 	problems []string
-	slowest  time.Duration
+	slowest  map[string]time.Duration // by kind and status
 }
 
 func (o *outcome) record(kind string, a answer, took time.Duration, allowed ...int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.counts == nil {
-		o.counts = map[string]int{}
+		o.counts, o.slowest = map[string]int{}, map[string]time.Duration{}
 	}
-	o.counts[kind+" "+strconv.Itoa(a.Status)]++
-	o.slowest = max(o.slowest, took)
-	if !slices.Contains(allowed, a.Status) && len(o.problems) < 20 {
+	key := kind + " " + strconv.Itoa(a.Status)
+	o.counts[key]++
+	o.slowest[key] = max(o.slowest[key], took)
+	if len(o.problems) >= 20 {
+		return
+	}
+	if !slices.Contains(allowed, a.Status) {
 		o.problems = append(o.problems, fmt.Sprintf("%s: %d %s (allowed %v)", kind, a.Status, a.Body, allowed))
+	}
+	// A login makes two store steps in a row (the account, then the new
+	// session), each bounded by the timeout, and hashes a password, which
+	// takes seconds when a busy 2-core machine also runs the load, three
+	// servers and Redis; other requests make one step.
+	bound := o.timeout + time.Second
+	if kind == "login" {
+		bound = 2*o.timeout + 3*time.Second
+	}
+	if took > bound {
+		o.problems = append(o.problems, fmt.Sprintf("%s: %d after %v; with a store timeout of %v it must answer within %v", kind, a.Status, took, o.timeout, bound))
 	}
 }
 
-func (o *outcome) check(t *testing.T, timeout time.Duration) {
+// withStatus counts the answers with this status so far, of every kind.
+func (o *outcome) withStatus(status int) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for k, c := range o.counts {
+		if strings.HasSuffix(k, " "+strconv.Itoa(status)) {
+			n += c
+		}
+	}
+	return n
+}
+
+// check reports what must never be, and logs the tally.
+func (o *outcome) check(t *testing.T) {
 	t.Helper()
 	keys := make([]string, 0, len(o.counts))
 	for k := range o.counts {
@@ -46,14 +77,11 @@ func (o *outcome) check(t *testing.T, timeout time.Duration) {
 	slices.Sort(keys)
 	var b strings.Builder
 	for _, k := range keys {
-		fmt.Fprintf(&b, "%s×%d ", k, o.counts[k])
+		fmt.Fprintf(&b, "\n\t%s ×%d, slowest %v", k, o.counts[k], o.slowest[k].Round(time.Millisecond))
 	}
-	t.Logf("answers: %s; slowest %v", b.String(), o.slowest)
+	t.Logf("answers:%s", b.String())
 	for _, p := range o.problems {
 		t.Error(p)
-	}
-	if o.slowest > timeout+time.Second {
-		t.Errorf("the slowest answer took %v; the store timeout is %v", o.slowest, timeout)
 	}
 }
 
@@ -153,9 +181,9 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 			t.Fatalf("logout: %+v", a)
 		}
 	}
-	var o outcome
+	o := &outcome{timeout: redisstore.DefaultTimeout} // the examples' store timeout
 	stop := make(chan struct{})
-	wg := load(t, servers, live, revoked, chains, &o, stop)
+	wg := load(t, servers, live, revoked, chains, o, stop)
 	time.Sleep(1500 * time.Millisecond)
 	redis.Kill()
 	down := time.Now()
@@ -178,7 +206,7 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	time.Sleep(time.Second) // traffic on the recovered service
 	close(stop)
 	wg.Wait()
-	o.check(t, time.Second)
+	o.check(t)
 	if o.counts["profile/live 503"] == 0 {
 		t.Error("no request saw the outage: the test did not test it")
 	}
@@ -197,9 +225,10 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 }
 
 // TestClusterFailover: a Redis Cluster of 3 masters and 3 replicas; a master
-// is killed during concurrent logins and refreshes. The service recovers by
-// itself after the failover, and every session that had been replicated
-// before the kill still works.
+// is killed during concurrent logins and refreshes. Requests that need it
+// fail closed (503) until a replica takes over — the test requires that it
+// saw some — then the service recovers by itself, and every session that had
+// been replicated before the kill still works.
 func TestClusterFailover(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 1)
 	servers := sharedEnvOn(t, cl.URL(), "RATE_LIMITS=off")
@@ -212,9 +241,9 @@ func TestClusterFailover(t *testing.T) {
 	if err := cl.WaitReplicated(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	var o outcome
+	o := &outcome{timeout: redisstore.DefaultTimeout} // the examples' store timeout
 	stop := make(chan struct{})
-	wg := load(t, servers, live, revoked, chains, &o, stop)
+	wg := load(t, servers, live, revoked, chains, o, stop)
 	time.Sleep(time.Second)
 	victim := cl.Masters()[0]
 	victim.Kill()
@@ -229,6 +258,13 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("a replica took over %v after the master was killed", time.Since(killed))
+	// The outage was seen before the recovery is judged: requests whose keys
+	// lived on the dead master failed closed, 503 store_unavailable.
+	if n := o.withStatus(503); n == 0 {
+		t.Fatal("no request got 503 while a master was down: the test saw no outage")
+	} else {
+		t.Logf("%d answers were 503 store_unavailable during the failover", n)
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for _, l := range live {
 		for {
@@ -246,7 +282,7 @@ func TestClusterFailover(t *testing.T) {
 	time.Sleep(time.Second)
 	close(stop)
 	wg.Wait()
-	o.check(t, time.Second)
+	o.check(t)
 	// Every process serves every replicated session, and their refresh tokens
 	// still rotate.
 	for i, l := range live {

@@ -1,54 +1,49 @@
-// Command echo is the Authenik8 example server on Echo v4 (SPEC §7):
+// Command echo is an authentication service on Echo v4 and Authenik8.
 //
-//	go run ./examples/echo
+//	go run .
 //
-// The auth routes are under /auth; GET /api/profile needs any signed-in
-// user and GET /api/admin role admin; /healthz and /readyz are the probes.
-// Configuration comes from the environment: see examples/internal/app.
+// It serves the auth API under /auth, GET /api/profile (any signed-in user),
+// GET /api/admin (role admin), /healthz, /readyz and /.well-known/jwks.json
+// on PORT (default 8080). Configuration comes from the environment and from
+// .env: see internal/server/config.go.
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 
-	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
-
-	"github.com/authenik8/authenik8-go/adapters/echo"
-	"github.com/authenik8/authenik8-go/examples/internal/app"
+	"github.com/authenik8/authenik8-go/examples/echo/internal/server"
 )
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	a, err := app.FromEnv(os.Getenv, log)
+	if err := run(log); err != nil {
+		log.Error("echo stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	cfg, err := server.LoadConfig(".env")
 	if err != nil {
-		log.Error("configuration", "err", err)
-		os.Exit(1)
+		return err
 	}
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.Use(middleware.Recover())
-	e.IPExtractor = echo.ExtractIPDirect() // client IPs come from the connection; trust your proxies here
-
-	echoauth.Mount(e.Group("/auth"), a.Auth)
-	e.GET("/.well-known/jwks.json", func(c echo.Context) error { return echoauth.Write(c, a.Auth.JWKSResponse()) })
-	e.GET("/healthz", func(c echo.Context) error { return echoauth.Write(c, app.Healthz()) })
-	e.GET("/readyz", func(c echo.Context) error { return echoauth.Write(c, a.Readyz(c.Request().Context())) })
-
-	// Route-level middleware: on a group, Echo would answer 401 for unknown
-	// paths under /api too.
-	authenticated := echoauth.Authenticate(a.Auth)
-	e.GET("/api/profile", func(c echo.Context) error {
-		claims, _ := echoauth.Claims(c)
-		return echoauth.Write(c, app.Profile(claims))
-	}, authenticated)
-	e.GET("/api/admin", func(c echo.Context) error { return echoauth.Write(c, app.Admin()) }, authenticated, echoauth.RequireAdmin())
-
-	serve := func(l net.Listener) error { e.Listener = l; return e.Start("") }
-	if err := a.Run("echo", serve, e.Shutdown); err != nil && err != http.ErrServerClosed {
-		log.Error("server", "err", err)
-		os.Exit(1)
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		return err
 	}
+	defer srv.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", l.Addr().String())
+	return srv.Serve(ctx, l) // until SIGINT or SIGTERM, then a graceful shutdown
 }

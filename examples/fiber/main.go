@@ -1,56 +1,49 @@
-// Command fiber is the Authenik8 example server on Fiber v2 (SPEC §7):
+// Command fiber is an authentication service on Fiber v2 and Authenik8.
 //
-//	go run ./examples/fiber
+//	go run .
 //
-// The auth routes are under /auth; GET /api/profile needs any signed-in
-// user and GET /api/admin role admin; /healthz and /readyz are the probes.
-// Configuration comes from the environment: see examples/internal/app.
+// It serves the auth API under /auth, GET /api/profile (any signed-in user),
+// GET /api/admin (role admin), /healthz, /readyz and /.well-known/jwks.json
+// on PORT (default 8080). Configuration comes from the environment and from
+// .env: see internal/server/config.go.
 package main
 
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
+	"os/signal"
+	"syscall"
 
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/recover"
-
-	"github.com/authenik8/authenik8-go/adapters/fiber"
-	"github.com/authenik8/authenik8-go/examples/internal/app"
+	"github.com/authenik8/authenik8-go/examples/fiber/internal/server"
 )
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	a, err := app.FromEnv(os.Getenv, log)
+	if err := run(log); err != nil {
+		log.Error("fiber stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	cfg, err := server.LoadConfig(".env")
 	if err != nil {
-		log.Error("configuration", "err", err)
-		os.Exit(1)
+		return err
 	}
-	f := fiber.New(fiber.Config{
-		DisableStartupMessage: true,
-		ReadBufferSize:        16 << 10, // room for access tokens up to 8 KiB in headers
-		// Client IPs come from the connection; to trust a proxy set
-		// EnableTrustedProxyCheck, TrustedProxies and ProxyHeader.
-	})
-	f.Use(recover.New())
-
-	fiberauth.Mount(f.Group("/auth"), a.Auth)
-	f.Get("/.well-known/jwks.json", func(c *fiber.Ctx) error { return fiberauth.Write(c, a.Auth.JWKSResponse()) })
-	f.Get("/healthz", func(c *fiber.Ctx) error { return fiberauth.Write(c, app.Healthz()) })
-	f.Get("/readyz", func(c *fiber.Ctx) error { return fiberauth.Write(c, a.Readyz(c.UserContext())) })
-
-	// Route-level middleware: on a group, Fiber would answer 401 for unknown
-	// paths under /api too.
-	authenticated := fiberauth.Authenticate(a.Auth)
-	f.Get("/api/profile", authenticated, func(c *fiber.Ctx) error {
-		claims, _ := fiberauth.Claims(c)
-		return fiberauth.Write(c, app.Profile(claims))
-	})
-	f.Get("/api/admin", authenticated, fiberauth.RequireAdmin(), func(c *fiber.Ctx) error { return fiberauth.Write(c, app.Admin()) })
-
-	shutdown := func(ctx context.Context) error { return f.ShutdownWithContext(ctx) }
-	if err := a.Run("fiber", f.Listener, shutdown); err != nil {
-		log.Error("server", "err", err)
-		os.Exit(1)
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		return err
 	}
+	defer srv.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", l.Addr().String())
+	return srv.Serve(ctx, l) // until SIGINT or SIGTERM, then a graceful shutdown
 }

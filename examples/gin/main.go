@@ -1,52 +1,49 @@
-// Command gin is the Authenik8 example server on Gin (SPEC §7):
+// Command gin is an authentication service on Gin and Authenik8.
 //
-//	go run ./examples/gin
+//	go run .
 //
-// The auth routes are under /auth; GET /api/profile needs any signed-in
-// user and GET /api/admin role admin; /healthz and /readyz are the probes.
-// Configuration comes from the environment: see examples/internal/app.
+// It serves the auth API under /auth, GET /api/profile (any signed-in user),
+// GET /api/admin (role admin), /healthz, /readyz and /.well-known/jwks.json
+// on PORT (default 8080). Configuration comes from the environment and from
+// .env: see internal/server/config.go.
 package main
 
 import (
+	"context"
 	"log/slog"
-	"net/http"
+	"net"
 	"os"
-	"time"
+	"os/signal"
+	"syscall"
 
-	"github.com/gin-gonic/gin"
-
-	"github.com/authenik8/authenik8-go/adapters/gin"
-	"github.com/authenik8/authenik8-go/examples/internal/app"
+	"github.com/authenik8/authenik8-go/examples/gin/internal/server"
 )
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	a, err := app.FromEnv(os.Getenv, log)
+	if err := run(log); err != nil {
+		log.Error("gin stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	cfg, err := server.LoadConfig(".env")
 	if err != nil {
-		log.Error("configuration", "err", err)
-		os.Exit(1)
+		return err
 	}
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.Use(gin.Recovery())
-	r.SetTrustedProxies(nil) // client IPs come from the connection; list your proxies here
-
-	auth := r.Group("/auth")
-	ginauth.Mount(auth, a.Auth)
-	r.GET("/.well-known/jwks.json", func(c *gin.Context) { ginauth.Write(c, a.Auth.JWKSResponse()) })
-	r.GET("/healthz", func(c *gin.Context) { ginauth.Write(c, app.Healthz()) })
-	r.GET("/readyz", func(c *gin.Context) { ginauth.Write(c, a.Readyz(c.Request.Context())) })
-
-	api := r.Group("/api", ginauth.Authenticate(a.Auth))
-	api.GET("/profile", func(c *gin.Context) {
-		claims, _ := ginauth.Claims(c)
-		ginauth.Write(c, app.Profile(claims))
-	})
-	api.GET("/admin", ginauth.RequireAdmin(), func(c *gin.Context) { ginauth.Write(c, app.Admin()) })
-
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	if err := a.Run("gin", srv.Serve, srv.Shutdown); err != nil && err != http.ErrServerClosed {
-		log.Error("server", "err", err)
-		os.Exit(1)
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		return err
 	}
+	defer srv.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", l.Addr().String())
+	return srv.Serve(ctx, l) // until SIGINT or SIGTERM, then a graceful shutdown
 }
