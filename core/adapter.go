@@ -156,10 +156,11 @@ func (ad *Adapter) Serve(ctx context.Context, rt Route, r RequestReader) *Respon
 		Scheme: ad.Scheme(r),
 		Cookie: r.Cookie,
 		Header: r.Header,
+		Query:  r.Query,
 	}
 	req.Token, req.TokenFromCookie = ad.Token(r)
-	if rt.ID == RouteRevokeSession {
-		req.ID = strings.Clone(r.PathParam("id"))
+	if p := rt.Param(); p != "" {
+		req.ID = strings.Clone(r.PathParam(p))
 	}
 	if rt.Method != http.MethodGet {
 		req.Body, req.BodyTooLarge = r.Body(ad.bodyLimit)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -42,8 +43,11 @@ type Request struct {
 	Body         []byte
 	BodyTooLarge bool
 	Client       Client
-	// ID is the :id path parameter of DELETE /sessions/:id.
+	// ID is the route's path parameter (the :id of DELETE /sessions/:id),
+	// "" for a route without one.
 	ID string
+	// Query reads the request's query parameters. Nil reads nothing.
+	Query func(name string) string
 	// Cookie and Header read the request's cookies and headers, Host is its
 	// Host and Scheme "https" or "http" (""): cookie mode and the CSRF
 	// check need them. Nil reads nothing.
@@ -54,8 +58,8 @@ type Request struct {
 }
 
 // Route is one endpoint of the mountable auth API. Path is relative to the
-// mount point and uses ":id" for the path parameter, which Gin, Echo and
-// Fiber all understand.
+// mount point and names its one path parameter, if any, as ":name" (":id"),
+// which Gin, Echo and Fiber all understand.
 type Route struct {
 	ID     RouteID
 	Method string
@@ -110,6 +114,20 @@ func (a *Auth) Routes() []Route {
 		}
 	}
 	return routes
+}
+
+// Param is the name of the route's path parameter ("id" for
+// "/sessions/:id"), "" when it has none.
+func (rt Route) Param() string {
+	i := strings.IndexByte(rt.Path, ':')
+	if i < 0 {
+		return ""
+	}
+	name := rt.Path[i+1:]
+	if j := strings.IndexByte(name, '/'); j >= 0 {
+		name = name[:j]
+	}
+	return name
 }
 
 func containsRoute(ids []RouteID, id RouteID) bool {

@@ -174,7 +174,7 @@ type Router interface {
 func (m *Middleware) Mount(r Router, prefix string) {
 	prefix = strings.TrimSuffix(prefix, "/")
 	for _, rt := range m.ad.Routes() {
-		r.Handle(rt.Method+" "+prefix+strings.ReplaceAll(rt.Path, ":id", "{id}"), &route{m: m, rt: rt})
+		r.Handle(rt.Method+" "+prefix+muxPattern(rt.Path), &route{m: m, rt: rt})
 	}
 }
 
@@ -274,19 +274,43 @@ type route struct {
 }
 
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	Write(w, rt.m.ad.Serve(r.Context(), rt.rt, reader{core.HTTPRequest{R: r}}))
+	Write(w, rt.m.ad.Serve(r.Context(), rt.rt, reader{core.HTTPRequest{R: r}, rt.rt.Path}))
 }
 
-// reader is core's view of the request, with the auth API's one path
-// parameter read from the path itself: routers disagree on whether they
-// decode it (the ServeMux does, chi does not when the path has escapes).
-type reader struct{ core.HTTPRequest }
+// muxPattern writes a route's ":name" parameter as "{name}".
+func muxPattern(path string) string {
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, ":") {
+			segs[i] = "{" + s[1:] + "}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
 
-// PathParam is the last segment of the escaped path, decoded: the routes'
-// only parameter ends their pattern.
-func (r reader) PathParam(string) string {
-	p := r.R.URL.EscapedPath()
-	v, err := url.PathUnescape(p[strings.LastIndexByte(p, '/')+1:])
+// reader is core's view of the request, with the route's path parameter
+// read from the path itself: routers disagree on whether they decode it
+// (the ServeMux does, chi does not when the path has escapes).
+type reader struct {
+	core.HTTPRequest
+	pattern string // the route's Path, relative to the mount point
+}
+
+// PathParam is the segment of the escaped path at the parameter's place,
+// counted from the end (the mount prefix is unknown here), decoded.
+func (r reader) PathParam(name string) string {
+	segs := strings.Split(r.pattern, "/")
+	fromEnd := -1
+	for i, s := range segs {
+		if s == ":"+name {
+			fromEnd = len(segs) - 1 - i
+		}
+	}
+	path := strings.Split(r.R.URL.EscapedPath(), "/")
+	if fromEnd < 0 || fromEnd >= len(path) {
+		return ""
+	}
+	v, err := url.PathUnescape(path[len(path)-1-fromEnd])
 	if err != nil {
 		return ""
 	}
