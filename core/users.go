@@ -26,6 +26,9 @@ type User struct {
 	// EmailVerified says the user's email address is verified; access
 	// tokens carry it as email_verified.
 	EmailVerified bool
+	// Disabled accounts cannot log in or open sessions (403
+	// account_disabled) until enabled again.
+	Disabled bool
 }
 
 // UserStore holds accounts. Implementations: memstore.Users and
@@ -44,6 +47,53 @@ type UserRegistrar interface {
 	// Register creates a user, atomically per email; ErrUserExists when the
 	// email is taken. The email is already normalized and validated.
 	Register(ctx context.Context, email, password string, roles []string) (User, error)
+}
+
+// AccountStore is a UserStore that manages accounts after registration:
+// what password change and reset, email verification, disabling and
+// OAuth account linking need. memstore.Users, redisstore.Users and
+// pgstore.Users implement it. Every method returns ErrUserNotFound for an
+// unknown id or email.
+type AccountStore interface {
+	UserStore
+	// UserByEmail returns the user with this normalized email.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// SetPassword replaces the user's password; the store hashes it.
+	SetPassword(ctx context.Context, id, password string) error
+	// SetDisabled disables (true) or enables (false) the user.
+	SetDisabled(ctx context.Context, id string, disabled bool) error
+	// SetEmailVerified marks the user's email address verified.
+	SetEmailVerified(ctx context.Context, id string) error
+}
+
+// LinkTokenStore keeps the single-use tokens core mails or hands out —
+// password reset, email verification, OAuth login codes — as hashes: at
+// most one per user and purpose, so a newer token voids an older one.
+// memstore.Users, redisstore.Users and pgstore.Users implement it.
+type LinkTokenStore interface {
+	// PutLinkToken stores hash as the user's token for purpose, replacing
+	// any earlier one, until ttl has passed.
+	PutLinkToken(ctx context.Context, userID, purpose, hash string, ttl time.Duration) error
+	// RedeemLinkToken deletes the user's token for purpose if its hash is
+	// hash and it has not expired, in one atomic step, and reports whether
+	// it did: of two concurrent redemptions of one token, one succeeds.
+	RedeemLinkToken(ctx context.Context, userID, purpose, hash string) (bool, error)
+}
+
+// IdentityStore links accounts to identities at OAuth 2.0 and OpenID
+// Connect providers. memstore.Users, redisstore.Users and pgstore.Users
+// implement it.
+type IdentityStore interface {
+	// UserByIdentity returns the user linked to (provider, subject), or
+	// ErrUserNotFound.
+	UserByIdentity(ctx context.Context, provider, subject string) (User, error)
+	// LinkIdentity links (provider, subject) to the user. Linking a pair
+	// already linked to another user is ErrUserExists.
+	LinkIdentity(ctx context.Context, userID, provider, subject string) error
+	// RegisterIdentity creates an account without a password, its email
+	// verified, linked to (provider, subject), atomically per email:
+	// ErrUserExists when the email is taken.
+	RegisterIdentity(ctx context.Context, email string, roles []string, provider, subject string) (User, error)
 }
 
 // Password length bounds, in bytes (SPEC §5).
