@@ -27,6 +27,9 @@ func harness(url func(testing.TB) string) storetest.Harness {
 		NewPeer: func(t testing.TB, s core.Store) core.Store {
 			return redisstoretest.Open(t, url(t), redisstore.Options{KeyPrefix: prefixes[s]})
 		},
+		NewUsers: func(t testing.TB, s core.Store) storetest.UserStore {
+			return s.(*redisstore.Store).Users()
+		},
 	}
 }
 
