@@ -1,7 +1,6 @@
 package redisstore_test
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,8 +82,8 @@ func usedMemory(t *testing.T, addr string) int64 {
 	return 0
 }
 
-// parallel runs f(0…n-1) on 32 goroutines and fails t on the first error.
-func parallel(t *testing.T, n int, f func(i int) error) {
+// parallel runs f(0…n-1) on 32 goroutines and fails t on an error.
+func parallel(t testing.TB, n int, f func(i int) error) {
 	var (
 		wg   sync.WaitGroup
 		next = make(chan int)
@@ -113,5 +112,3 @@ func parallel(t *testing.T, n int, f func(i int) error) {
 		t.Fatal(fail)
 	}
 }
-
-var _ = context.Background

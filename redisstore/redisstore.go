@@ -32,6 +32,26 @@ type Options struct {
 	// changes; the TTL only limits the damage of a lost invalidation. Default 1
 	// minute.
 	CacheTTL time.Duration
+	// CacheBytes bounds the client-side cache of session checks, for the
+	// whole client (Open only): about 64 bytes per tracked session, so the
+	// default 32 MiB keeps the last half million or so sessions checked.
+	// When it is full the least recently checked sessions go first (they
+	// cost a round trip when they come back). Trade memory for hit rate
+	// here.
+	CacheBytes int
+	// PartitionWindow bounds how long a process that can no longer hear
+	// Redis — a frozen server, a dropped connection, a network partition —
+	// keeps answering "alive" from its client-side cache, which then no
+	// longer receives invalidations (Open only). Each connection pings Redis
+	// after a fifth of it without traffic, and is closed with the entries it
+	// cached when a ping is half of it late (so at most 2/5 + 1/2 of it after
+	// the last word from Redis); the checks then go to Redis and fail closed
+	// (core.ErrStoreUnavailable) within Timeout. Default 2 seconds. It sets
+	// rueidis' Dialer.KeepAlive and ConnWriteTimeout where the ClientOption
+	// leaves them zero; with New, the caller's client decides (the window is
+	// 2 × Dialer.KeepAlive + ConnWriteTimeout; rueidis' defaults make it
+	// 12 s).
+	PartitionWindow time.Duration
 	// DisableCache turns client-side caching off (Open only): every
 	// authenticated request then costs a round trip. Needed for servers without
 	// RESP3 CLIENT TRACKING (Redis before 6, some proxies).
@@ -42,9 +62,11 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultKeyPrefix = "a8"
-	DefaultTimeout   = time.Second
-	DefaultCacheTTL  = time.Minute
+	DefaultKeyPrefix       = "a8"
+	DefaultTimeout         = time.Second
+	DefaultCacheTTL        = time.Minute
+	DefaultCacheBytes      = 32 << 20
+	DefaultPartitionWindow = 2 * time.Second
 )
 
 // tombstoneTTL is how long a process remembers the sessions it revoked.
@@ -125,12 +147,31 @@ func OpenCluster(addrs []string, opts Options) (*Store, error) {
 }
 
 // OpenWith builds a client from co and returns a Store that owns it. Options
-// fill what co leaves unset: the dial timeout, DisableCache.
+// fill what co leaves unset: the dial timeout, the client-side cache
+// (CacheBytes, DisableCache) and the health checks that bound the partition
+// window (PartitionWindow).
 func OpenWith(co rueidis.ClientOption, opts Options) (*Store, error) {
 	if co.Dialer.Timeout == 0 {
 		co.Dialer.Timeout = max(opts.Timeout, DefaultTimeout)
 	}
+	window := opts.PartitionWindow
+	if window <= 0 {
+		window = DefaultPartitionWindow
+	}
+	if co.Dialer.KeepAlive == 0 {
+		co.Dialer.KeepAlive = window / 5 // rueidis: the idle time before a ping
+	}
+	if co.ConnWriteTimeout == 0 {
+		co.ConnWriteTimeout = window / 2 // rueidis: how late a ping or a reply may be
+	}
 	co.DisableCache = co.DisableCache || opts.DisableCache
+	if !co.DisableCache && co.NewCacheStoreFn == nil {
+		bytes := opts.CacheBytes
+		if bytes <= 0 {
+			bytes = DefaultCacheBytes
+		}
+		co.NewCacheStoreFn = newSessionCache(bytes).newConn
+	}
 	client, err := rueidis.NewClient(co)
 	if errors.Is(err, rueidis.ErrNoCache) {
 		return nil, errors.New("redisstore: the server does not support client-side caching (RESP3 and CLIENT TRACKING, Redis 6 or later); " +

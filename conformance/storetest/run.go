@@ -763,7 +763,7 @@ func testPartition(t *testing.T, h Harness) {
 		t.Logf("cached answers stopped %v after the cut (window %v); the first failing call took %v", lastAlive, h.PartitionWindow, took)
 		// Slack for timers on a busy machine; a cache that outlives the
 		// window by a whole TTL or an invalidation it never hears fails.
-		if slack := 500 * time.Millisecond; lastAlive > h.PartitionWindow+slack {
+		if slack := 250 * time.Millisecond; lastAlive > h.PartitionWindow+slack {
 			t.Fatalf("a cut-off store answered alive %v after the cut; the window is %v", lastAlive, h.PartitionWindow)
 		}
 		if took > 5*time.Second {
