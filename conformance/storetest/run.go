@@ -697,7 +697,8 @@ func testRevocationReachesPeer(t *testing.T, h Harness) {
 	for i := range peerTrials {
 		r := revokers[i%len(revokers)]
 		p := r.login(newUser())
-		verify(t, b, p.AccessToken) // b now holds the session as alive
+		verify(t, a, p.AccessToken) // both clients now hold the session as alive
+		verify(t, b, p.AccessToken)
 		start := time.Now()
 		if err := r.revoke(p); err != nil {
 			t.Fatalf("%s: %v", r.name, err)
