@@ -183,7 +183,7 @@ func dump(t *testing.T, c rueidis.Client, key string) []string {
 	return out
 }
 
-// TestReadYourRevocations measures what SPEC §9 warns of — rueidis' cached
+// TestReadYourRevocations measures a pitfall of client-side caching — cached
 // reads are not read-your-writes across a client's connections — and checks
 // that the store hides it: after a revocation returns, SessionAlive in the
 // same process says false every time.
