@@ -163,7 +163,7 @@ const DefaultMaxSessionsPerUser = 100
 
 // CompactUserAgent returns a copy of ua that is at most MaxUserAgentBytes of
 // valid UTF-8: a longer one keeps its head and its tail around "…", e.g.
-// "Mozilla/5.0 (Windows NT 10.0; …Chrome/120.0.0.0 Safari/537.36". It copies
+// "Mozilla/5.0 (Windows NT 10.0; … Chrome/120.0.0.0 Safari/537.36". It copies
 // even when nothing is cut: adapters may pass strings that alias a request
 // buffer (Fiber), and stores keep these.
 func CompactUserAgent(ua string) string {

@@ -30,8 +30,8 @@ import (
 //
 // Only integer replies in [0, 2^32) are kept — the store caches STRLEN of
 // session keys — each as the number itself; a hit answers with a reply
-// message of that value (cached once per distinct value). Any other reply
-// is passed through uncached. The client-side TTL the replies of hits
+// message of that value (kept once per distinct value, for at most
+// smallInts + maxLarge values). Any other reply is passed through uncached. The client-side TTL the replies of hits
 // report (RedisMessage.CachePTTL) is not meaningful.
 type sessionCache struct {
 	seed, checkSeed maphash.Seed
@@ -45,6 +45,7 @@ type sessionCache struct {
 const (
 	cacheShards = 64
 	smallInts   = 1024
+	maxLarge    = 4096
 	// cacheEntryBytes is what an entry costs, map overhead included, for
 	// sizing: BenchmarkTrackedSessionMemory measures 60–70 bytes.
 	cacheEntryBytes = 64
@@ -135,19 +136,25 @@ func (c *sessionCache) reply(v uint32) rueidis.RedisMessage {
 	return *m
 }
 
-// keep remembers msg as the reply for v.
-func (c *sessionCache) keep(v uint32, msg rueidis.RedisMessage) {
+// keep remembers msg as the reply for v, and reports whether one is kept:
+// larger values get at most maxLarge replies between them, so that caching
+// many distinct numbers through Store.Client cannot grow this without end.
+func (c *sessionCache) keep(v uint32, msg rueidis.RedisMessage) bool {
 	if v < smallInts {
 		if c.small[v].Load() == nil {
 			c.small[v].Store(&msg)
 		}
-		return
+		return true
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.large[v] == nil {
+		if len(c.large) >= maxLarge {
+			return false
+		}
 		c.large[v] = &msg
 	}
-	c.mu.Unlock()
+	return true
 }
 
 // live reports whether e may be served at nowms.
@@ -213,8 +220,7 @@ func (v *connCache) Update(key, cmd string, val rueidis.RedisMessage) int64 {
 	if sv := val.CachePXAT(); sv > 0 && sv < pxat { // the key expires first
 		pxat = sv
 	}
-	if n, _ := val.AsInt64(); val.IsInt64() && n >= 0 && n < 1<<32 {
-		c.keep(uint32(n), val)
+	if n, _ := val.AsInt64(); val.IsInt64() && n >= 0 && n < 1<<32 && c.keep(uint32(n), val) {
 		delete(sh.old, h)
 		sh.put(h, cacheEntry{check: check, exp: pxat, conn: v, epoch: v.epoch.Load(), val: uint32(n)})
 	}

@@ -199,7 +199,9 @@ func (s *Store) Close() {
 // KeyPrefix returns the prefix of every key of the store.
 func (s *Store) KeyPrefix() string { return s.prefix }
 
-// Client returns the underlying rueidis client.
+// Client returns the underlying rueidis client. When the store opened it,
+// its client-side cache keeps only integer replies (what the session checks
+// need: see Options.CacheBytes); DoCache of anything else goes to Redis.
 func (s *Store) Client() rueidis.Client { return s.c }
 
 // probe checks that Redis answers and loads the scripts on every node, so

@@ -66,9 +66,17 @@ local function get(k)
   if ver ~= 1 then return nil end
   return s
 end
+-- The expiry is absolute, so that it reads back exactly (expiry below).
 local function put(k, s, exp)
-  redis.call('SET', k, struct.pack(F, 1, s.g, s.c, s.u, s.a, #s.h, s.h, #s.p, s.p, #s.ip, s.ip, #s.ua, s.ua, #s.d, s.d),
-    'PX', math.max(1, exp - now))
+  redis.call('SET', k, struct.pack(F, 1, s.g, s.c, s.u, s.a, #s.h, s.h, #s.p, s.p, #s.ip, s.ip, #s.ua, s.ua, #s.d, s.d))
+  redis.call('PEXPIREAT', k, exp)
+end
+-- expiry of key k in ms: exact from Redis 7 (PEXPIRETIME), else from PTTL
+-- (which counts from the script's start, not from TIME: ±1 ms).
+local function expiry(k)
+  local x = redis.pcall('PEXPIRETIME', k)
+  if type(x) == 'number' then return x end
+  return now + redis.call('PTTL', k)
 end
 -- index KEYS[2]: member is the most recently used; the index lives at least
 -- until exp. Scores are a per-user use counter, not a clock: exact order
@@ -77,7 +85,7 @@ local function index(member, exp)
   local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
   redis.call('ZADD', KEYS[2], (tonumber(top[2]) or 0) + 1, member)
   if redis.call('PTTL', KEYS[2]) < exp - now then
-    redis.call('PEXPIRE', KEYS[2], math.max(1, exp - now))
+    redis.call('PEXPIREAT', KEYS[2], exp)
   end
 end
 `, sessionFormat)
@@ -178,7 +186,7 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local k = ARGV[1] .. m
   local s = get(k)
   if s then
-    out[#out + 1] = {m, s.ua, s.ip, s.c, s.u, now + redis.call('PTTL', k), s.d}
+    out[#out + 1] = {m, s.ua, s.ip, s.c, s.u, expiry(k), s.d}
   else
     redis.call('ZREM', KEYS[1], m)
   end

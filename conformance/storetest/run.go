@@ -74,6 +74,12 @@ func testStoreContract(t *testing.T, h Harness) {
 	if d := created.ExpiresAt.Sub(created.CreatedAt); d < time.Hour-time.Second || d > time.Hour+time.Second {
 		t.Fatalf("ExpiresAt - CreatedAt = %v, want the idle TTL (1h)", d)
 	}
+	for range 3 { // what a list says is what was stored, every time
+		list, err := s.ListSessions(c, u.ID)
+		if err != nil || len(list) != 1 || !list[0].ExpiresAt.Equal(created.ExpiresAt) || !list[0].CreatedAt.Equal(created.CreatedAt) {
+			t.Fatalf("ListSessions: %+v, %v; want the created session's times", list, err)
+		}
+	}
 	rot := func(gen uint32, hash, next string, data []byte, grace time.Duration) core.RotateResult {
 		t.Helper()
 		r, err := s.Rotate(c, core.Rotation{UserID: u.ID, SessionID: sid, Generation: gen, TokenHash: hash, NewHash: next, Data: data, IdleTTL: time.Hour, Grace: grace})
