@@ -69,11 +69,12 @@ const (
 	DefaultPartitionWindow = 2 * time.Second
 )
 
-// tombstoneTTL is how long a process remembers the sessions it revoked.
-// rueidis caches per connection, and the invalidation of a revoked session
-// can reach another connection of the same client after the revoking call
-// has returned (TestReadYourRevocations measures it: microseconds to a few
-// milliseconds). Until then the local tombstone answers.
+// tombstoneTTL is how long a process remembers the sessions it revoked
+// (and those its logins evicted). The invalidation of a revoked session
+// reaches the connection that cached it, which may not be the one that made
+// the change, after the revoking call has returned (TestReadYourRevocations
+// measures it: microseconds to a few milliseconds). Until then the local
+// tombstone answers.
 const tombstoneTTL = 10 * time.Second
 
 // Store is a core.Store and core.Limiter on Redis, standalone, Sentinel or
