@@ -20,6 +20,8 @@ type Auth struct {
 	tokens  *tokenCache // nil when disabled
 	limits  limiter
 	cookies *CookieConfig // nil: cookie mode off
+	// loadUser: Config.ReloadUser, served inside Rotate by a UserRotator.
+	loadUser bool
 }
 
 // New validates cfg, fills its defaults and returns an Auth. It returns an
@@ -37,15 +39,17 @@ func New(cfg Config) (*Auth, error) {
 	for _, s := range cfg.PreviousRefreshSecrets {
 		refreshKeys = append(refreshKeys, append([]byte(nil), s...))
 	}
+	ur, rotates := cfg.Store.(UserRotator)
 	return &Auth{
-		cfg:     cfg,
-		keys:    keys,
-		refresh: refreshCodec{keys: refreshKeys},
-		perms:   newPermissions(cfg.AdminRole, cfg.Permissions),
-		now:     cfg.Now,
-		tokens:  newTokenCache(cfg.TokenCacheSize, cfg.Leeway),
-		limits:  limits,
-		cookies: cookies,
+		cfg:      cfg,
+		keys:     keys,
+		refresh:  refreshCodec{keys: refreshKeys},
+		perms:    newPermissions(cfg.AdminRole, cfg.Permissions),
+		now:      cfg.Now,
+		tokens:   newTokenCache(cfg.TokenCacheSize, cfg.Leeway),
+		limits:   limits,
+		cookies:  cookies,
+		loadUser: cfg.ReloadUser && rotates && ur.HoldsUsers(cfg.Users),
 	}, nil
 }
 
@@ -170,8 +174,9 @@ func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenP
 	refresh, hash := a.refresh.mint(sid, 0)
 	s, err := a.cfg.Store.CreateSession(ctx, NewSession{
 		ID: sid, UserID: u.ID, Data: data,
-		UserAgent: truncate(client.UserAgent, 512), IP: truncate(client.IP, 64),
+		UserAgent: CompactUserAgent(client.UserAgent), IP: truncate(client.IP, MaxIPBytes),
 		TokenHash: hash, IdleTTL: a.cfg.IdleTTL, AbsoluteTTL: a.cfg.AbsoluteTTL,
+		MaxSessions: a.cfg.MaxSessionsPerUser,
 	})
 	if err != nil {
 		return nil, storeErr(err)
@@ -179,18 +184,20 @@ func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenP
 	return a.pair(s, sessionClaims{userID: u.ID, sessionID: sid, roles: u.Roles, extra: u.Claims, emailVerified: u.EmailVerified}, refresh)
 }
 
-// Refresh rotates a refresh token: one atomic store step (SPEC §4). It
-// returns a new pair, or ErrInvalidRefreshToken, ErrRefreshConflict (lost a
-// concurrent refresh; nothing revoked) or ErrRefreshTokenReused (a
-// superseded token: the session is now revoked).
+// Refresh rotates a refresh token: one atomic store step. It returns a new
+// pair, or ErrInvalidRefreshToken, ErrRefreshConflict (lost a concurrent
+// refresh; nothing revoked) or ErrRefreshTokenReused (a superseded token:
+// the session is now revoked). With Config.ReloadUser or a UserLoader the
+// roles and claims are read anew; a user that no longer exists ends the
+// session (ErrInvalidRefreshToken).
 func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 	rt, err := a.refresh.parse(token)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidRefreshToken, err)
 	}
 	var data []byte
-	if a.cfg.UserLoader != nil {
-		u, err := a.cfg.UserLoader(ctx, rt.userID)
+	if loader := a.userLoader(); loader != nil {
+		u, err := loader(ctx, rt.userID)
 		if errors.Is(err, ErrUserNotFound) {
 			if _, err := a.cfg.Store.RevokeSession(ctx, rt.userID, rt.sessionID); err != nil {
 				return nil, storeErr(err)
@@ -209,6 +216,7 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 		UserID: rt.userID, SessionID: rt.sessionID,
 		Generation: rt.generation, TokenHash: rt.hash, NewHash: nextHash,
 		Data: data, IdleTTL: a.cfg.IdleTTL, Grace: a.cfg.ReuseGrace,
+		LoadUser: a.loadUser,
 	})
 	if err != nil {
 		return nil, storeErr(err)
@@ -216,6 +224,13 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 	ev := Event{UserID: rt.userID, SessionID: rt.sessionID}
 	switch res.Outcome {
 	case Rotated:
+		if a.loadUser {
+			// The store read the user with the rotation; its roles and
+			// claims go through the same checks and encoding as at login.
+			if res.Session.Data, err = encodeSession(res.User); err != nil {
+				return nil, err
+			}
+		}
 		var d sessionData
 		if err := json.Unmarshal(res.Session.Data, &d); err != nil {
 			return nil, fmt.Errorf("authenik8: session %s holds undecodable data: %w", rt.sessionID, err)
@@ -230,8 +245,23 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 	case Reused:
 		a.emit(ctx, a.cfg.Hooks.OnReuseDetected, ev)
 		return nil, ErrRefreshTokenReused
+	case NoUser:
+		return nil, fmt.Errorf("%w: user %q no longer exists", ErrInvalidRefreshToken, rt.userID)
 	}
 	return nil, ErrInvalidRefreshToken
+}
+
+// userLoader is what Refresh calls before the rotation to re-read the user:
+// the custom UserLoader, or Users.User for ReloadUser when the store cannot
+// read the user inside the rotation; nil for none.
+func (a *Auth) userLoader() func(context.Context, string) (User, error) {
+	switch {
+	case a.cfg.UserLoader != nil:
+		return a.cfg.UserLoader
+	case a.cfg.ReloadUser && !a.loadUser:
+		return a.cfg.Users.User
+	}
+	return nil
 }
 
 // Verify checks an access token — signature, algorithm, type, issuer,
@@ -276,14 +306,34 @@ func (a *Auth) Logout(ctx context.Context, sessionID string) error {
 }
 
 // LogoutRefreshToken ends the session a refresh token belongs to, for a
-// client whose access token has expired. A forged token is refused
-// (ErrInvalidRefreshToken) without touching any session.
+// client whose access token has expired. It follows rotation, in one atomic
+// store step: the current token, or the one just replaced within
+// Config.ReuseGrace, ends the session (nil; OnLogout fires); a superseded
+// token is reuse: the session is revoked, OnReuseDetected fires, and the
+// answer is ErrRefreshTokenReused. A forged token, or one whose session has
+// already ended, is ErrInvalidRefreshToken and changes nothing.
 func (a *Auth) LogoutRefreshToken(ctx context.Context, token string) error {
 	rt, err := a.refresh.parse(token)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRefreshToken, err)
 	}
-	return a.Logout(ctx, rt.sessionID)
+	res, err := a.cfg.Store.Rotate(ctx, Rotation{
+		UserID: rt.userID, SessionID: rt.sessionID,
+		Generation: rt.generation, TokenHash: rt.hash,
+		Grace: a.cfg.ReuseGrace, End: true,
+	})
+	if err != nil {
+		return storeErr(err)
+	}
+	switch res.Outcome {
+	case Ended:
+		a.emit(ctx, a.cfg.Hooks.OnLogout, Event{UserID: rt.userID, SessionID: rt.sessionID, Sessions: 1})
+		return nil
+	case Reused:
+		a.emit(ctx, a.cfg.Hooks.OnReuseDetected, Event{UserID: rt.userID, SessionID: rt.sessionID})
+		return ErrRefreshTokenReused
+	}
+	return ErrInvalidRefreshToken
 }
 
 // LogoutAll ends every session of the user and returns how many ended.

@@ -59,10 +59,28 @@ type Config struct {
 	// A role granted "*" has every permission. Optional.
 	Permissions map[string][]string
 
+	// ReloadUser re-reads the user's roles and claims from Users at every
+	// refresh, so that a role change takes effect at the next refresh and a
+	// deleted user's sessions end then. When the Store holds Users itself
+	// (redisstore with its own Users: see UserRotator) the user is read
+	// inside the rotation, and a refresh stays one round trip; otherwise
+	// Users.User is called first (two steps, e.g. users in PostgreSQL).
+	// Needs Users; not with UserLoader. Default false: roles and claims
+	// carry over from login.
+	ReloadUser bool
 	// UserLoader, when set, is called on every refresh to re-read the user's
-	// roles and claims, so that a role change takes effect at the next
-	// refresh. Returning ErrUserNotFound ends the session. Optional.
+	// roles and claims from elsewhere (a custom loader; ReloadUser covers
+	// Users), so that a role change takes effect at the next refresh.
+	// Returning ErrUserNotFound ends the session. A refresh then costs the
+	// loader's call and the rotation. Optional.
 	UserLoader func(ctx context.Context, userID string) (User, error)
+
+	// MaxSessionsPerUser bounds the live sessions of one user: opening one
+	// more ends the least recently used (opened or refreshed longest ago),
+	// its access tokens with it, so that one account cannot flood the store.
+	// Listing and logging out everywhere cost work bounded by it. Default
+	// 100.
+	MaxSessionsPerUser int
 
 	// Hooks receive audit events. Optional.
 	Hooks Hooks
@@ -154,6 +172,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TokenCacheSize == 0 {
 		c.TokenCacheSize = DefaultTokenCacheSize
 	}
+	if c.MaxSessionsPerUser == 0 {
+		c.MaxSessionsPerUser = DefaultMaxSessionsPerUser
+	}
 
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("authenik8: "+format, args...)) }
@@ -183,6 +204,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.IdleTTL > c.AbsoluteTTL {
 		bad("Config.IdleTTL (%v) exceeds Config.AbsoluteTTL (%v)", c.IdleTTL, c.AbsoluteTTL)
+	}
+	if c.MaxSessionsPerUser < 0 {
+		bad("Config.MaxSessionsPerUser must not be negative")
+	}
+	if c.ReloadUser && c.UserLoader != nil {
+		bad("Config.ReloadUser and Config.UserLoader are exclusive: ReloadUser reads Users, UserLoader is a custom loader")
+	}
+	if c.ReloadUser && c.Users == nil {
+		bad("Config.ReloadUser needs Config.Users")
 	}
 	if c.Leeway > maxLeeway {
 		bad("Config.Leeway (%v) exceeds %v", c.Leeway, maxLeeway)

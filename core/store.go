@@ -2,7 +2,10 @@ package core
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Store keeps sessions. Implementations: core/memstore (one process) and
@@ -17,6 +20,10 @@ import (
 type Store interface {
 	// CreateSession stores a new session whose current refresh token has
 	// hash s.TokenHash (generation 0), and returns it with its timestamps.
+	// When the user already has s.MaxSessions live sessions, the least
+	// recently used ones (opened or rotated longest ago) end first, exactly
+	// as RevokeSession would end them, so that the new one makes
+	// s.MaxSessions. Its work is bounded by s.MaxSessions.
 	CreateSession(ctx context.Context, s NewSession) (Session, error)
 
 	// Rotate is the refresh step, atomic against every other call on the
@@ -31,12 +38,21 @@ type Store interface {
 	//   - any older generation (the previous one past the grace included):
 	//     delete the session; Outcome Reused.
 	//   - anything else, or no live session: Outcome Invalid; nothing changes.
+	//
+	// With r.End (logout by refresh token) the first two cases delete the
+	// session instead, Outcome Ended; the others are as above.
+	//
+	// With r.LoadUser (only asked of a UserRotator that holds the user
+	// store) the first case also reads the user in the same step: Outcome
+	// Rotated with RotateResult.User, or, when there is no such user, the
+	// session is deleted and the Outcome is NoUser.
 	Rotate(ctx context.Context, r Rotation) (RotateResult, error)
 
 	// SessionAlive reports whether the session exists and has not expired. It
 	// runs on every authenticated request: it should not cost a network round
-	// trip in the steady state. Once RevokeSession, RevokeUser or a Reused
-	// rotation has returned, the same Store must report false.
+	// trip in the steady state. Once RevokeSession, RevokeUser, an eviction
+	// by CreateSession or a Rotate that deleted the session has returned, the
+	// same Store must report false.
 	SessionAlive(ctx context.Context, userID, sessionID string) (bool, error)
 
 	// RevokeSession deletes one session; false when there was none.
@@ -52,14 +68,29 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// UserRotator is a Store that keeps the accounts of a UserStore beside the
+// sessions (redisstore with its own Users) and can read one inside Rotate
+// (Rotation.LoadUser). With Config.ReloadUser, core then reloads roles and
+// claims in the rotation itself: a refresh stays one atomic step, one round
+// trip. Other stores get the user from Config.Users first, in a step of its
+// own.
+type UserRotator interface {
+	Store
+	// HoldsUsers reports whether Rotate can load the users of u.
+	HoldsUsers(u UserStore) bool
+}
+
 // NewSession is what CreateSession stores.
 type NewSession struct {
 	ID, UserID    string
 	Data          []byte // roles and claims, encoded by core; opaque to stores
-	UserAgent, IP string
+	UserAgent, IP string // at most MaxUserAgentBytes and MaxIPBytes
 	TokenHash     string
 	IdleTTL       time.Duration // the session ends this long after its last use…
 	AbsoluteTTL   time.Duration // …and this long after its creation at the latest
+	// MaxSessions bounds the user's live sessions, this one included (see
+	// CreateSession). Zero or less means DefaultMaxSessionsPerUser.
+	MaxSessions int
 }
 
 // Session is a stored session, as stores return it.
@@ -81,20 +112,70 @@ type Rotation struct {
 	Data              []byte // new session data, or nil to keep it
 	IdleTTL           time.Duration
 	Grace             time.Duration
+	// End asks to end the session instead of rotating (logout by refresh
+	// token): Outcome Ended where a rotation or a conflict would have been.
+	End bool
+	// LoadUser asks a UserRotator to read the user with the rotation and
+	// return it in RotateResult.User (Outcome NoUser when it is gone).
+	LoadUser bool
 }
 
-// Outcome is the result of a Rotate.
+// Outcome is the result of a Rotate. The values are fixed: stores may pass
+// them over the wire (redisstore's Lua scripts return them as numbers).
 type Outcome int
 
 const (
-	Invalid  Outcome = iota // unknown, expired or forged: nothing changed
-	Rotated                 // the presented token was current and is now replaced
-	Conflict                // the presented token was replaced within the grace
-	Reused                  // a superseded token: the session is deleted
+	Invalid  Outcome = 0 // unknown, expired or forged: nothing changed
+	Rotated  Outcome = 1 // the presented token was current and is now replaced
+	Conflict Outcome = 2 // the presented token was replaced within the grace
+	Reused   Outcome = 3 // a superseded token: the session is deleted
+	Ended    Outcome = 4 // Rotation.End: the session is deleted (logout)
+	NoUser   Outcome = 5 // Rotation.LoadUser: the user is gone, so is the session
 )
 
-// RotateResult is what Rotate returns. Session is set when Outcome is Rotated.
+var outcomeNames = [...]string{"invalid", "rotated", "conflict", "reused", "ended", "no_user"}
+
+func (o Outcome) String() string {
+	if o >= 0 && int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// RotateResult is what Rotate returns. Session is set when Outcome is
+// Rotated; User too when the Rotation asked to LoadUser.
 type RotateResult struct {
 	Outcome Outcome
 	Session Session
+	User    User
+}
+
+// What a session keeps of the client. A user agent is cut to its first and
+// last bytes (the platform and the browser's product tokens) so that a
+// session stays small in the store; see CompactUserAgent.
+const (
+	MaxUserAgentBytes = 64
+	MaxIPBytes        = 64
+)
+
+// DefaultMaxSessionsPerUser is the default of Config.MaxSessionsPerUser.
+const DefaultMaxSessionsPerUser = 100
+
+// CompactUserAgent returns a copy of ua that is at most MaxUserAgentBytes of
+// valid UTF-8: a longer one keeps its head and its tail around "…", e.g.
+// "Mozilla/5.0 (Windows NT 10.0; … Chrome/120.0.0.0 Safari/537.36". It copies
+// even when nothing is cut: adapters may pass strings that alias a request
+// buffer (Fiber), and stores keep these.
+func CompactUserAgent(ua string) string {
+	if len(ua) <= MaxUserAgentBytes {
+		return strings.ToValidUTF8(strings.Clone(ua), "")
+	}
+	const ellipsis = "…"
+	head := (MaxUserAgentBytes - len(ellipsis)) / 2
+	tail := MaxUserAgentBytes - len(ellipsis) - head
+	h, t := ua[:head], ua[len(ua)-tail:]
+	for len(t) > 0 && !utf8.RuneStart(t[0]) { // a rune cut at the start of the tail
+		t = t[1:]
+	}
+	return strings.ToValidUTF8(h, "") + ellipsis + strings.ToValidUTF8(t, "")
 }

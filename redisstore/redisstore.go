@@ -3,6 +3,8 @@ package redisstore
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -30,6 +32,26 @@ type Options struct {
 	// changes; the TTL only limits the damage of a lost invalidation. Default 1
 	// minute.
 	CacheTTL time.Duration
+	// CacheBytes bounds the client-side cache of session checks, for the
+	// whole client (Open only): about 64 bytes per tracked session, so the
+	// default 32 MiB keeps the last half million or so sessions checked.
+	// When it is full the least recently checked sessions go first (they
+	// cost a round trip when they come back). Trade memory for hit rate
+	// here.
+	CacheBytes int
+	// PartitionWindow bounds how long a process that can no longer hear
+	// Redis — a frozen server, a dropped connection, a network partition —
+	// keeps answering "alive" from its client-side cache, which then no
+	// longer receives invalidations (Open only). Each connection pings Redis
+	// after a fifth of it without traffic, and is closed with the entries it
+	// cached when a ping is half of it late (so at most 2/5 + 1/2 of it after
+	// the last word from Redis); the checks then go to Redis and fail closed
+	// (core.ErrStoreUnavailable) within Timeout. Default 2 seconds. It sets
+	// rueidis' Dialer.KeepAlive and ConnWriteTimeout where the ClientOption
+	// leaves them zero; with New, the caller's client decides (the window is
+	// 2 × Dialer.KeepAlive + ConnWriteTimeout; rueidis' defaults make it
+	// 12 s).
+	PartitionWindow time.Duration
 	// DisableCache turns client-side caching off (Open only): every
 	// authenticated request then costs a round trip. Needed for servers without
 	// RESP3 CLIENT TRACKING (Redis before 6, some proxies).
@@ -40,16 +62,19 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultKeyPrefix = "a8"
-	DefaultTimeout   = time.Second
-	DefaultCacheTTL  = time.Minute
+	DefaultKeyPrefix       = "a8"
+	DefaultTimeout         = time.Second
+	DefaultCacheTTL        = time.Minute
+	DefaultCacheBytes      = 32 << 20
+	DefaultPartitionWindow = 2 * time.Second
 )
 
-// tombstoneTTL is how long a process remembers the sessions it revoked.
-// rueidis caches per connection, and the invalidation of a revoked session
-// can reach another connection of the same client after the revoking call
-// has returned (TestReadYourRevocations measures it: microseconds to a few
-// milliseconds). Until then the local tombstone answers.
+// tombstoneTTL is how long a process remembers the sessions it revoked
+// (and those its logins evicted). The invalidation of a revoked session
+// reaches the connection that cached it, which may not be the one that made
+// the change, after the revoking call has returned (TestReadYourRevocations
+// measures it: microseconds to a few milliseconds). Until then the local
+// tombstone answers.
 const tombstoneTTL = 10 * time.Second
 
 // Store is a core.Store and core.Limiter on Redis, standalone, Sentinel or
@@ -139,12 +164,31 @@ func OpenCluster(addrs []string, opts Options) (*Store, error) {
 }
 
 // OpenWith builds a client from co and returns a Store that owns it. Options
-// fill what co leaves unset: the dial timeout, DisableCache.
+// fill what co leaves unset: the dial timeout, the client-side cache
+// (CacheBytes, DisableCache) and the health checks that bound the partition
+// window (PartitionWindow).
 func OpenWith(co rueidis.ClientOption, opts Options) (*Store, error) {
 	if co.Dialer.Timeout == 0 {
 		co.Dialer.Timeout = max(opts.Timeout, DefaultTimeout)
 	}
+	window := opts.PartitionWindow
+	if window <= 0 {
+		window = DefaultPartitionWindow
+	}
+	if co.Dialer.KeepAlive == 0 {
+		co.Dialer.KeepAlive = window / 5 // rueidis: the idle time before a ping
+	}
+	if co.ConnWriteTimeout == 0 {
+		co.ConnWriteTimeout = window / 2 // rueidis: how late a ping or a reply may be
+	}
 	co.DisableCache = co.DisableCache || opts.DisableCache
+	if !co.DisableCache && co.NewCacheStoreFn == nil {
+		bytes := opts.CacheBytes
+		if bytes <= 0 {
+			bytes = DefaultCacheBytes
+		}
+		co.NewCacheStoreFn = newSessionCache(bytes).newConn
+	}
 	client, err := rueidis.NewClient(co)
 	if errors.Is(err, rueidis.ErrNoCache) {
 		return nil, errors.New("redisstore: the server does not support client-side caching (RESP3 and CLIENT TRACKING, Redis 6 or later); " +
@@ -172,7 +216,9 @@ func (s *Store) Close() {
 // KeyPrefix returns the prefix of every key of the store.
 func (s *Store) KeyPrefix() string { return s.prefix }
 
-// Client returns the underlying rueidis client.
+// Client returns the underlying rueidis client. When the store opened it,
+// its client-side cache keeps only integer replies (what the session checks
+// need: see Options.CacheBytes); DoCache of anything else goes to Redis.
 func (s *Store) Client() rueidis.Client { return s.c }
 
 // probe checks that Redis answers and loads the scripts on every node, so
@@ -195,16 +241,62 @@ func (s *Store) probe(ctx context.Context) error {
 
 // Key layout. A user's keys share the hash tag {u:<id>}:
 //
-//	<prefix>:{u:<id>}:s:<session>   session hash
-//	<prefix>:{u:<id>}:ss            the user's sessions, by expiry
+//	<prefix>:{u:<id>}:s:<m>         session (packed string)
+//	<prefix>:{u:<id>}:ss            the user's sessions (members <m>), by last use
 //	<prefix>:{u:<id>}:user          account (Users)
 //	<prefix>:{e:<sha256(email)>}:email  email → user id (Users)
 func (s *Store) userTag(uid string) string       { return s.prefix + ":{u:" + uid + "}:" }
 func (s *Store) sessionPrefix(uid string) string { return s.userTag(uid) + "s:" }
 func (s *Store) indexKey(uid string) string      { return s.userTag(uid) + "ss" }
+func (s *Store) userKey(uid string) string       { return s.userTag(uid) + "user" }
 
-// sessionKey is built in one concatenation: it runs on every request.
-func (s *Store) sessionKey(uid, sid string) string { return s.prefix + ":{u:" + uid + "}:s:" + sid }
+// sessionKey is built in one concatenation (no copy of m): it runs on every
+// request. m is the session's member (see decodeMember).
+func (s *Store) sessionKey(uid string, m []byte) string {
+	return s.prefix + ":{u:" + uid + "}:s:" + string(m)
+}
+
+// A session id is "<user id>.<base64url of 16 random bytes>" (core). Its
+// member <m>, what the user's keys and index name it by, is those 16 bytes:
+// raw, because every byte of a key name and of an index entry is paid for by
+// every session.
+const memberBytes = 16
+
+// decodeMember decodes sid's member into m; false when sid is not uid's or
+// not in core's form (one spelling only: strict base64url).
+func decodeMember(uid, sid string, m *[memberBytes]byte) bool {
+	if len(sid) != len(uid)+1+base64.RawURLEncoding.EncodedLen(memberBytes) || sid[len(uid)] != '.' || sid[:len(uid)] != uid {
+		return false
+	}
+	n, err := base64.RawURLEncoding.Strict().Decode(m[:], []byte(sid[len(uid)+1:]))
+	return err == nil && n == memberBytes
+}
+
+// member is decodeMember for paths that keep the member as a string.
+func member(uid, sid string) (string, bool) {
+	var m [memberBytes]byte
+	if !decodeMember(uid, sid, &m) {
+		return "", false
+	}
+	return string(m[:]), true
+}
+
+// sessionIDOf is the inverse of member.
+func sessionIDOf(uid, m string) string {
+	return uid + "." + base64.RawURLEncoding.EncodeToString([]byte(m))
+}
+
+// compactHash keeps 16 bytes of a token hash that core hands over as 64 hex
+// digits (SHA-256): 128 bits are plenty to tell one 256-bit random token from
+// another, and the session stays small. Other strings are kept as they are.
+func compactHash(h string) string {
+	if len(h) == 64 {
+		if b, err := hex.DecodeString(h[:32]); err == nil {
+			return string(b)
+		}
+	}
+	return h
+}
 
 func (s *Store) ctx(parent context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(parent, s.timeout)
@@ -212,79 +304,92 @@ func (s *Store) ctx(parent context.Context) (context.Context, context.CancelFunc
 
 // CreateSession implements core.Store.
 func (s *Store) CreateSession(ctx context.Context, n core.NewSession) (core.Session, error) {
+	m, ok := member(n.UserID, n.ID)
+	if !ok || !core.ValidUserID(n.UserID) {
+		return core.Session{}, fmt.Errorf("redisstore: session id %q does not belong to user %q", n.ID, n.UserID)
+	}
+	limit := n.MaxSessions
+	if limit <= 0 {
+		limit = core.DefaultMaxSessionsPerUser
+	}
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	r, err := createScript.Exec(ctx, s.c,
-		[]string{s.sessionKey(n.UserID, n.ID), s.indexKey(n.UserID)},
-		[]string{n.ID, string(n.Data), n.UserAgent, n.IP, n.TokenHash, ms(n.IdleTTL), ms(n.AbsoluteTTL)},
-	).AsIntSlice()
+	r, err := decodeCreate(createScript.Exec(ctx, s.c,
+		[]string{s.sessionKey(n.UserID, []byte(m)), s.indexKey(n.UserID)},
+		[]string{m, string(n.Data), n.UserAgent, n.IP, compactHash(n.TokenHash), ms(n.IdleTTL), ms(n.AbsoluteTTL),
+			strconv.Itoa(limit), s.sessionPrefix(n.UserID)},
+	))
 	if err != nil {
 		return core.Session{}, wrap(err)
 	}
-	if len(r) != 2 {
-		return core.Session{}, wrap(fmt.Errorf("create script returned %v", r))
+	for _, e := range r.evicted {
+		s.tombs.add(sessionIDOf(n.UserID, e))
 	}
-	now := time.UnixMicro(r[0])
+	now := time.UnixMicro(r.created)
 	return core.Session{
 		ID: n.ID, UserID: n.UserID, Data: n.Data, UserAgent: n.UserAgent, IP: n.IP,
-		CreatedAt: now, LastUsedAt: now, ExpiresAt: time.UnixMilli(r[1]),
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: time.UnixMilli(r.expiry),
 	}, nil
 }
 
+// HoldsUsers implements core.UserRotator: Rotate can read the accounts of
+// this store's Users (same client, same prefix), in the same script.
+func (s *Store) HoldsUsers(u core.UserStore) bool {
+	us, ok := u.(*Users)
+	return ok && us.s.c == s.c && us.s.prefix == s.prefix
+}
+
+var _ core.UserRotator = (*Store)(nil)
+
 // Rotate implements core.Store.
 func (s *Store) Rotate(ctx context.Context, r core.Rotation) (core.RotateResult, error) {
+	m, ok := member(r.UserID, r.SessionID)
+	if !ok {
+		return core.RotateResult{Outcome: core.Invalid}, nil
+	}
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	replace := "0"
-	if r.Data != nil {
-		replace = "1"
-	}
-	res, err := rotateScript.Exec(ctx, s.c,
-		[]string{s.sessionKey(r.UserID, r.SessionID), s.indexKey(r.UserID)},
-		[]string{r.SessionID, strconv.FormatUint(uint64(r.Generation), 10), r.TokenHash, r.NewHash,
-			ms(r.IdleTTL), ms(r.Grace), string(r.Data), replace},
-	).ToArray()
+	res, err := decodeRotate(rotateScript.Exec(ctx, s.c,
+		[]string{s.sessionKey(r.UserID, []byte(m)), s.indexKey(r.UserID), s.userKey(r.UserID)},
+		[]string{m, strconv.FormatUint(uint64(r.Generation), 10), compactHash(r.TokenHash), compactHash(r.NewHash),
+			ms(r.IdleTTL), ms(r.Grace), string(r.Data), flag(r.Data != nil), flag(r.End), flag(r.LoadUser)},
+	))
 	if err != nil {
 		return core.RotateResult{}, wrap(err)
 	}
-	outcome, err := res[0].AsInt64()
-	if err != nil {
-		return core.RotateResult{}, wrap(err)
-	}
-	switch core.Outcome(outcome) {
+	out := core.RotateResult{Outcome: res.outcome}
+	switch res.outcome {
 	case core.Rotated:
-		if len(res) != 7 {
-			return core.RotateResult{}, wrap(fmt.Errorf("rotate script returned %d values", len(res)))
+		out.Session = core.Session{
+			ID: r.SessionID, UserID: r.UserID, Data: []byte(res.data), UserAgent: res.ua, IP: res.ip,
+			CreatedAt: time.UnixMicro(res.created), LastUsedAt: time.UnixMicro(res.used), ExpiresAt: time.UnixMilli(res.expiry),
 		}
-		str := func(i int) string { v, _ := res[i].ToString(); return v }
-		num := func(i int) int64 { v, _ := res[i].AsInt64(); return v }
-		return core.RotateResult{Outcome: core.Rotated, Session: core.Session{
-			ID: r.SessionID, UserID: r.UserID, Data: []byte(str(1)), UserAgent: str(2), IP: str(3),
-			CreatedAt: time.UnixMicro(num(4)), LastUsedAt: time.UnixMicro(num(5)), ExpiresAt: time.UnixMilli(num(6)),
-		}}, nil
-	case core.Reused:
+		if r.LoadUser {
+			if out.User, err = decodeUser(r.UserID, res.user); err != nil {
+				return core.RotateResult{}, err
+			}
+		}
+	case core.Reused, core.Ended, core.NoUser:
 		s.tombs.add(r.SessionID)
-		return core.RotateResult{Outcome: core.Reused}, nil
-	case core.Conflict:
-		return core.RotateResult{Outcome: core.Conflict}, nil
 	}
-	return core.RotateResult{Outcome: core.Invalid}, nil
+	return out, nil
 }
 
 // SessionAlive implements core.Store. It is served from rueidis' client-side
 // cache: Redis pushes an invalidation when the session changes, so in the
 // steady state it costs no round trip.
 //
-// It runs on every authenticated request, so it avoids allocations: HLEN is
-// a two-word command rueidis caches without building a cache key, and the
+// It runs on every authenticated request, so it avoids allocations: STRLEN
+// is a two-word command rueidis caches without building a cache key, and the
 // deadline comes from a context shared by all calls (see coarseDeadline)
 // rather than a new one per call, which would cost four allocations for a
 // deadline that only matters on a cache miss.
 func (s *Store) SessionAlive(ctx context.Context, userID, sessionID string) (bool, error) {
-	if s.tombs.has(sessionID) {
+	var m [memberBytes]byte
+	if !decodeMember(userID, sessionID, &m) || s.tombs.has(sessionID) {
 		return false, nil
 	}
-	n, err := s.c.DoCache(s.deadline.ctx(ctx), s.c.B().Hlen().Key(s.sessionKey(userID, sessionID)).Cache(), s.cacheTTL).AsInt64()
+	n, err := s.c.DoCache(s.deadline.ctx(ctx), s.c.B().Strlen().Key(s.sessionKey(userID, m[:])).Cache(), s.cacheTTL).AsInt64()
 	if err != nil {
 		return false, wrap(err)
 	}
@@ -293,10 +398,14 @@ func (s *Store) SessionAlive(ctx context.Context, userID, sessionID string) (boo
 
 // RevokeSession implements core.Store.
 func (s *Store) RevokeSession(ctx context.Context, userID, sessionID string) (bool, error) {
+	m, ok := member(userID, sessionID)
+	if !ok {
+		return false, nil
+	}
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	n, err := revokeScript.Exec(ctx, s.c,
-		[]string{s.sessionKey(userID, sessionID), s.indexKey(userID)}, []string{sessionID}).AsInt64()
+		[]string{s.sessionKey(userID, []byte(m)), s.indexKey(userID)}, []string{m}).AsInt64()
 	if err != nil {
 		return false, wrap(err)
 	}
@@ -308,39 +417,25 @@ func (s *Store) RevokeSession(ctx context.Context, userID, sessionID string) (bo
 func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	ids, err := revokeUserScript.Exec(ctx, s.c,
-		[]string{s.indexKey(userID)}, []string{s.sessionPrefix(userID)}).AsStrSlice()
+	gone, err := decodeMembers(revokeUserScript.Exec(ctx, s.c,
+		[]string{s.indexKey(userID)}, []string{s.sessionPrefix(userID)}))
 	if err != nil {
 		return 0, wrap(err)
 	}
-	for _, id := range ids {
-		s.tombs.add(id)
+	for _, m := range gone {
+		s.tombs.add(sessionIDOf(userID, m))
 	}
-	return len(ids), nil
+	return len(gone), nil
 }
 
 // ListSessions implements core.Store.
 func (s *Store) ListSessions(ctx context.Context, userID string) ([]core.Session, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	rows, err := listScript.Exec(ctx, s.c,
-		[]string{s.indexKey(userID)}, []string{s.sessionPrefix(userID)}).ToArray()
+	out, err := decodeList(listScript.Exec(ctx, s.c,
+		[]string{s.indexKey(userID)}, []string{s.sessionPrefix(userID)}), userID)
 	if err != nil {
 		return nil, wrap(err)
-	}
-	out := make([]core.Session, 0, len(rows))
-	for _, row := range rows {
-		f, err := row.ToArray()
-		if err != nil || len(f) != 7 {
-			return nil, wrap(fmt.Errorf("list script returned a malformed row: %v", err))
-		}
-		str := func(i int) string { v, _ := f[i].ToString(); return v }
-		num := func(i int) int64 { v, _ := f[i].AsInt64(); return v }
-		out = append(out, core.Session{
-			ID: str(0), UserID: userID, UserAgent: str(1), IP: str(2),
-			CreatedAt: time.UnixMicro(num(3)), LastUsedAt: time.UnixMicro(num(4)), ExpiresAt: time.UnixMilli(num(5)),
-			Data: []byte(str(6)),
-		})
 	}
 	slices.SortFunc(out, func(a, b core.Session) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
@@ -386,6 +481,13 @@ func wrap(err error) error {
 }
 
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
 
 var errMalformed = errors.New("malformed script reply")
 

@@ -27,13 +27,52 @@ func harness(url func(testing.TB) string) storetest.Harness {
 		NewPeer: func(t testing.TB, s core.Store) core.Store {
 			return redisstoretest.Open(t, url(t), redisstore.Options{KeyPrefix: prefixes[s]})
 		},
+		NewUsers: func(t testing.TB, s core.Store) storetest.UserStore {
+			return s.(*redisstore.Store).Users()
+		},
+		PartitionWindow: redisstore.DefaultPartitionWindow,
+	}
+}
+
+// frozen returns a Harness.Partition on servers of its own (a standalone one,
+// or a 3-master cluster): the cut freezes them (SIGSTOP), their connections
+// staying open, until the test ends.
+func frozen(cluster bool) func(t testing.TB) (core.Store, func()) {
+	return func(t testing.TB) (core.Store, func()) {
+		var (
+			url     string
+			servers []*redistest.Server
+		)
+		if cluster {
+			c := redistest.StartCluster(t, 3, 0)
+			url, servers = c.URL(), c.Nodes
+		} else {
+			srv := redistest.Start(t)
+			url, servers = srv.URL(), []*redistest.Server{srv}
+		}
+		s := redisstoretest.Open(t, url, redisstore.Options{KeyPrefix: redisstoretest.Prefix()})
+		return s, func() {
+			for _, srv := range servers {
+				srv.Pause()
+			}
+			t.Cleanup(func() { // before the store closes and the servers die
+				for _, srv := range servers {
+					srv.Resume()
+				}
+			})
+		}
 	}
 }
 
 var (
-	standalone = harness(redistest.URL)
-	cluster    = harness(redistest.ClusterURL)
+	standalone = withPartition(harness(redistest.URL), frozen(false))
+	cluster    = withPartition(harness(redistest.ClusterURL), frozen(true))
 )
+
+func withPartition(h storetest.Harness, p func(testing.TB) (core.Store, func())) storetest.Harness {
+	h.Partition = p
+	return h
+}
 
 func TestConformance(t *testing.T) {
 	t.Run("Standalone", func(t *testing.T) { storetest.Run(t, standalone) })

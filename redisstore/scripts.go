@@ -1,6 +1,12 @@
 package redisstore
 
-import "github.com/redis/rueidis"
+import (
+	"fmt"
+
+	"github.com/redis/rueidis"
+
+	"github.com/authenik8/authenik8-go/core"
+)
 
 // script is a Lua script with its source, which rueidis.Lua keeps private:
 // the store loads every script on every node when it starts.
@@ -14,78 +20,144 @@ func newScript(src string) script { return script{rueidis.NewLuaScript(src), src
 // Every change that touches more than one key is one of these scripts: one
 // round trip, atomic, and — all keys of a user sharing a hash tag — one slot,
 // so they run unchanged on Redis Cluster. Keys built inside a script (from
-// the prefix in ARGV) carry the same hash tag as KEYS[1].
+// a key prefix in ARGV) carry the same hash tag as KEYS[1].
 //
 // Times are the server's (TIME): every process sharing Redis agrees on expiry
 // and on the reuse grace whatever its own clock says. Expiries are in
-// milliseconds (PEXPIREAT); created and last-used in microseconds, so that
-// sessions opened in the same millisecond still list in order. Microsecond
-// stamps have 16 digits, past Lua's default number formatting: they are
-// written with string.format('%d').
+// milliseconds; created and last-used in microseconds, so that sessions
+// opened in the same millisecond still list in order (Lua numbers are
+// doubles: exact up to 2^53, far past any microsecond timestamp).
 //
-// A session is a hash: d data, ua, ip, c created (µs), u last used (µs),
-// x expiry, a absolute expiry, g generation, h current token hash, p
-// previous token hash, r rotated at. The user's index is a sorted set of session ids scored
-// by expiry; it expires with its last session.
+// A session is one string, packed with Lua's struct library (sessionFormat):
+// a layout version, the generation, created and last used (µs), the absolute
+// expiry (ms), the current and previous token hash, the IP, the user agent
+// and the data. One string is the most compact form Redis has for it (a hash
+// costs a field name and two lengths per field, and leaves its compact
+// listpack encoding for any value over 64 bytes). Its expiry is the
+// session's: the earlier of the idle and the absolute one. Last used is also
+// when the last rotation happened, for the reuse grace.
+//
+// The user's index is a sorted set of the sessions' random parts (the session
+// id is <user id>.<random part>), scored by a counter of the user's session
+// uses (opened or rotated): its first member is the least recently used. It expires with its longest-lived session, holds
+// at most MaxSessions members (ended sessions are dropped whenever it is
+// full or listed), and stays in the compact listpack encoding up to
+// zset-max-listpack-entries (128) members.
+//
+// Replies are flat arrays whose first element, for the rotate script, is a
+// core.Outcome number; each script has one decoder in redisstore.go.
 
-const nowLua = `
+// sessionFormat: version, generation, created µs, used µs, absolute ms, then
+// length-prefixed current hash, previous hash, IP, user agent and data.
+const sessionFormat = `>BI4I7I7I6Bc0Bc0Bc0Bc0I4c0`
+
+// sessionLua reads the clock and defines get and put for session strings.
+var sessionLua = fmt.Sprintf(`
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local nowus = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-`
-
-// indexLua adds ARGV[1] to the index KEYS[2] with expiry exp, drops expired
-// members and makes the index live as long as its longest session.
-const indexLua = `
-local function index(member, exp)
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  redis.call('ZADD', KEYS[2], exp, member)
-  local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', KEYS[2], top[2])
+local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = math.floor(nowus / 1000)
+local F = '%s'
+local function get(k)
+  local v = redis.call('GET', k)
+  if not v then return nil end
+  local s = {}
+  local ver
+  ver, s.g, s.c, s.u, s.a, s.h, s.p, s.ip, s.ua, s.d = struct.unpack(F, v)
+  if ver ~= 1 then return nil end
+  return s
 end
-`
+-- The expiry is absolute, so that it reads back exactly (expiry below).
+local function put(k, s, exp)
+  redis.call('SET', k, struct.pack(F, 1, s.g, s.c, s.u, s.a, #s.h, s.h, #s.p, s.p, #s.ip, s.ip, #s.ua, s.ua, #s.d, s.d))
+  redis.call('PEXPIREAT', k, exp)
+end
+-- expiry of key k in ms: exact from Redis 7 (PEXPIRETIME), else from PTTL
+-- (which counts from the script's start, not from TIME: ±1 ms).
+local function expiry(k)
+  local x = redis.pcall('PEXPIRETIME', k)
+  if type(x) == 'number' then return x end
+  return now + redis.call('PTTL', k)
+end
+-- index KEYS[2]: member is the most recently used; the index lives at least
+-- until exp. Scores are a per-user use counter, not a clock: exact order
+-- however close two uses are, and small numbers stay small in a listpack.
+local function index(member, exp)
+  local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  redis.call('ZADD', KEYS[2], (tonumber(top[2]) or 0) + 1, member)
+  if redis.call('PTTL', KEYS[2]) < exp - now then
+    redis.call('PEXPIREAT', KEYS[2], exp)
+  end
+end
+`, sessionFormat)
 
 // createScript: KEYS session, index. ARGV member, data, ua, ip, hash, idle
-// ms, absolute ms. Returns {now, expiry}.
-var createScript = newScript(nowLua + indexLua + `
+// ms, absolute ms, max sessions, session key prefix. When the index is full
+// it drops members whose session has ended, then ends the least recently
+// used sessions until the new one fits. Returns {created µs, expiry ms,
+// {evicted members…}}.
+var createScript = newScript(sessionLua + `
 local abs = now + tonumber(ARGV[7])
 local exp = math.min(now + tonumber(ARGV[6]), abs)
-redis.call('HSET', KEYS[1], 'd', ARGV[2], 'ua', ARGV[3], 'ip', ARGV[4], 'h', ARGV[5],
-  'p', '', 'g', 0, 'c', nowus, 'u', nowus, 'r', 0, 'x', exp, 'a', abs)
-redis.call('PEXPIREAT', KEYS[1], exp)
+local max = tonumber(ARGV[8])
+local evicted = {}
+if redis.call('ZCARD', KEYS[2]) >= max then
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if redis.call('EXISTS', ARGV[9] .. m) == 0 then redis.call('ZREM', KEYS[2], m) end
+  end
+  local over = redis.call('ZCARD', KEYS[2]) - max + 1
+  if over > 0 then
+    evicted = redis.call('ZRANGE', KEYS[2], 0, over - 1)
+    for _, m in ipairs(evicted) do redis.call('DEL', ARGV[9] .. m) end
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+  end
+end
+put(KEYS[1], {g = 0, c = nowus, u = nowus, a = abs, h = ARGV[5], p = '', ip = ARGV[4], ua = ARGV[3], d = ARGV[2]}, exp)
 index(ARGV[1], exp)
-return {tonumber(nowus), exp}
+return {nowus, exp, evicted}
 `)
 
-// rotateScript: KEYS session, index. ARGV member, generation, hash, new
-// hash, idle ms, grace ms, new data, "1" to replace the data.
-// Returns {outcome} or, when rotated, {1, data, ua, ip, created µs, now µs,
-// expiry ms}.
-// Outcomes follow core.Outcome: 0 invalid, 1 rotated, 2 conflict, 3 reused.
-var rotateScript = newScript(nowLua + indexLua + `
-local s = redis.call('HMGET', KEYS[1], 'g', 'h', 'p', 'r', 'a', 'd', 'ua', 'ip', 'c')
-if not s[1] then return {0} end
-local g, pg = tonumber(s[1]), tonumber(ARGV[2])
-if pg == g then
-  if s[2] ~= ARGV[3] then return {0} end
-  local exp = math.min(now + tonumber(ARGV[5]), tonumber(s[5]))
-  local data = s[6]
-  if ARGV[8] == '1' then data = ARGV[7] end
-  redis.call('HSET', KEYS[1], 'g', g + 1, 'p', s[2], 'h', ARGV[4], 'r', now, 'u', nowus, 'x', exp, 'd', data)
-  redis.call('PEXPIREAT', KEYS[1], exp)
-  index(ARGV[1], exp)
-  return {1, data, s[7], s[8], tonumber(s[9]), tonumber(nowus), exp}
-end
-if pg + 1 == g and s[3] == ARGV[3] and now - tonumber(s[4]) <= tonumber(ARGV[6]) then
-  return {2}
-end
-if pg < g then
+// rotateScript: KEYS session, index, user. ARGV member, generation, hash,
+// new hash, idle ms, grace ms, new data, "1" to replace the data, "1" to end
+// the session instead (logout), "1" to load the user.
+// Returns {outcome} or, when rotated, {outcome, data, ua, ip, created µs,
+// used µs, expiry ms, {user field, value…}} (the user's hash without its
+// password hash, when asked for).
+var rotateScript = newScript(sessionLua + fmt.Sprintf(`
+local INVALID, ROTATED, CONFLICT, REUSED, ENDED, NOUSER = %d, %d, %d, %d, %d, %d
+local s = get(KEYS[1])
+if not s then return {INVALID} end
+local pg = tonumber(ARGV[2])
+local function drop()
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
-  return {3}
 end
-return {0}
-`)
+if pg == s.g and s.h == ARGV[3] then
+  if ARGV[9] == '1' then drop() return {ENDED} end
+  local user = {}
+  if ARGV[10] == '1' then
+    local all = redis.call('HGETALL', KEYS[3])
+    if #all == 0 then drop() return {NOUSER} end
+    for i = 1, #all, 2 do
+      if all[i] ~= 'pw' then user[#user + 1] = all[i]; user[#user + 1] = all[i + 1] end
+    end
+  end
+  local exp = math.min(now + tonumber(ARGV[5]), s.a)
+  s.g, s.p, s.h, s.u = s.g + 1, s.h, ARGV[4], nowus
+  if ARGV[8] == '1' then s.d = ARGV[7] end
+  put(KEYS[1], s, exp)
+  index(ARGV[1], exp)
+  return {ROTATED, s.d, s.ua, s.ip, s.c, nowus, exp, user}
+end
+if pg + 1 == s.g and s.p == ARGV[3] and nowus - s.u <= tonumber(ARGV[6]) * 1000 then
+  if ARGV[9] == '1' then drop() return {ENDED} end
+  return {CONFLICT}
+end
+if pg < s.g then
+  drop()
+  return {REUSED}
+end
+return {INVALID}
+`, core.Invalid, core.Rotated, core.Conflict, core.Reused, core.Ended, core.NoUser))
 
 // revokeScript: KEYS session, index. ARGV member. Returns 1 if a session
 // was deleted.
@@ -95,7 +167,7 @@ return redis.call('DEL', KEYS[1])
 `)
 
 // revokeUserScript: KEYS index. ARGV session key prefix. Deletes every
-// session of the index; returns the ids of those that were live.
+// session of the index; returns the members whose session was live.
 var revokeUserScript = newScript(`
 local gone = {}
 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -105,16 +177,18 @@ redis.call('DEL', KEYS[1])
 return gone
 `)
 
-// listScript: KEYS index. ARGV session key prefix. Returns {id, ua, ip,
-// created µs, used µs, expiry ms, data} per live session, in index order
-// (by expiry: the caller sorts).
-var listScript = newScript(nowLua + `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+// listScript: KEYS index. ARGV session key prefix. Drops members whose
+// session has ended; returns {member, ua, ip, created µs, used µs, expiry
+// ms, data} per live session, least recently used first (the caller sorts).
+var listScript = newScript(sessionLua + `
 local out = {}
 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local v = redis.call('HMGET', ARGV[1] .. m, 'ua', 'ip', 'c', 'u', 'x', 'd')
-  if v[3] then
-    out[#out + 1] = {m, v[1], v[2], tonumber(v[3]), tonumber(v[4]), tonumber(v[5]), v[6]}
+  local k = ARGV[1] .. m
+  local s = get(k)
+  if s then
+    out[#out + 1] = {m, s.ua, s.ip, s.c, s.u, expiry(k), s.d}
+  else
+    redis.call('ZREM', KEYS[1], m)
   end
 end
 return out

@@ -32,7 +32,7 @@ func (s *Store) Users() *Users { return &Users{s: s} }
 // An account is the hash <prefix>:{u:<id>}:user (email, pw, roles, claims,
 // created); <prefix>:{e:<sha256 of email>}:email holds its id. Hashing the
 // email keeps addresses out of key names and braces out of hash tags.
-func (u *Users) userKey(id string) string { return u.s.userTag(id) + "user" }
+func (u *Users) userKey(id string) string { return u.s.userKey(id) }
 func (u *Users) emailKey(email string) string {
 	sum := sha256.Sum256([]byte(email))
 	return u.s.prefix + ":{e:" + hex.EncodeToString(sum[:16]) + "}:email"
@@ -137,7 +137,7 @@ func (u *Users) User(ctx context.Context, id string) (core.User, error) {
 
 // SetRoles replaces a user's roles; core.ErrUserNotFound when there is no
 // such user. Sessions see the change at their next refresh when
-// core.Config.UserLoader is set.
+// core.Config.ReloadUser is set.
 func (u *Users) SetRoles(ctx context.Context, id string, roles []string) error {
 	return u.update(ctx, id, "roles", nonNil(roles))
 }
@@ -179,19 +179,26 @@ func (u *Users) load(ctx context.Context, id string) (core.User, string, error) 
 	if len(m) == 0 {
 		return core.User{}, "", core.ErrUserNotFound
 	}
+	user, err := decodeUser(id, m)
+	return user, m["pw"], err
+}
+
+// decodeUser decodes an account's hash (its fields but the password hash
+// are enough). The rotate script reads the same hash when it reloads a user.
+func decodeUser(id string, m map[string]string) (core.User, error) {
 	user := core.User{ID: id, Email: m["email"]}
 	if err := json.Unmarshal([]byte(m["roles"]), &user.Roles); err != nil {
-		return core.User{}, "", fmt.Errorf("user %s: roles: %w", id, err)
+		return core.User{}, fmt.Errorf("user %s: roles: %w", id, err)
 	}
 	if c := m["claims"]; c != "" {
 		if err := json.Unmarshal([]byte(c), &user.Claims); err != nil {
-			return core.User{}, "", fmt.Errorf("user %s: claims: %w", id, err)
+			return core.User{}, fmt.Errorf("user %s: claims: %w", id, err)
 		}
 	}
 	if ms, err := strconv.ParseInt(m["created"], 10, 64); err == nil {
 		user.CreatedAt = time.UnixMilli(ms).UTC()
 	}
-	return user, m["pw"], nil
+	return user, nil
 }
 
 func isNil(err error) bool { return rueidis.IsRedisNil(err) }

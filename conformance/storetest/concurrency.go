@@ -9,11 +9,11 @@ import (
 	"github.com/authenik8/authenik8-go/core"
 )
 
-// Concurrent callers per refresh race (SPEC §4: "under any number of
+// Concurrent callers per refresh race ("under any number of
 // simultaneous refreshes of one token, exactly one succeeds").
 const racers = 200
 
-// RunConcurrency checks the guarantees of SPEC §4 under simultaneous callers.
+// RunConcurrency checks the session guarantees under simultaneous callers.
 // When the harness has peers, the callers are spread over several independent
 // clients, as over several processes.
 func RunConcurrency(t *testing.T, h Harness) {
@@ -23,6 +23,7 @@ func RunConcurrency(t *testing.T, h Harness) {
 	t.Run("ConcurrentRefreshOneWinner", func(t *testing.T) { testConcurrentRefresh(t, h) })
 	t.Run("LogoutRacingRefresh", func(t *testing.T) { testLogoutRacingRefresh(t, h) })
 	t.Run("ConcurrentSessionsOfOneUser", func(t *testing.T) { testConcurrentSessions(t, h) })
+	t.Run("ConcurrentLoginsKeepTheBound", func(t *testing.T) { testConcurrentBound(t, h) })
 	t.Run("IndependentChainsInParallel", func(t *testing.T) { testIndependentChains(t, h) })
 }
 
@@ -153,6 +154,38 @@ func testConcurrentSessions(t *testing.T, h Harness) {
 	}
 	for _, p := range pairs {
 		wantRevoked(t, auths[0], p.AccessToken)
+	}
+}
+
+// testConcurrentBound: logins racing past the per-user bound, over every
+// client, leave exactly the bound, and the sessions that ended are refused.
+func testConcurrentBound(t *testing.T, h Harness) {
+	auths := clients(t, h, h.NewStore(t))
+	const logins = core.DefaultMaxSessionsPerUser * 3 / 2
+	u := newUser()
+	pairs := make([]*core.TokenPair, logins)
+	errs := make([]error, logins)
+	race(logins, func(i int) {
+		pairs[i], errs[i] = auths[i%len(auths)].IssueSession(ctx(t), u, core.Client{})
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("IssueSession: %v", err)
+	}
+	list, err := auths[0].Sessions(ctx(t), u.ID, "")
+	if err != nil || len(list) != core.DefaultMaxSessionsPerUser {
+		t.Fatalf("after %d concurrent logins: %d sessions, %v; want %d", logins, len(list), err, core.DefaultMaxSessionsPerUser)
+	}
+	listed := map[string]bool{}
+	for _, s := range list {
+		listed[s.ID] = true
+	}
+	for _, p := range pairs {
+		// auths[0] has cached none of these: it reads what the store holds.
+		if _, err := auths[0].Verify(ctx(t), p.AccessToken); listed[p.SessionID] != (err == nil) {
+			t.Fatalf("session %s: listed %v, Verify %v", p.SessionID, listed[p.SessionID], err)
+		} else if err != nil && !errors.Is(err, core.ErrTokenRevoked) {
+			t.Fatalf("Verify of an ended session: %v", err)
+		}
 	}
 }
 

@@ -5,8 +5,9 @@
 //		storetest.Run(t, storetest.Harness{NewStore: newStore})
 //	}
 //
-// Run checks the semantics of SPEC §4 through core.Auth (rotation, reuse
-// detection, revocation, expiry, listing); RunConcurrency checks the
+// Run checks the session semantics through core.Auth (rotation, reuse
+// detection, revocation, expiry, listing, the per-user bound, partitions);
+// RunConcurrency checks the
 // guarantees under simultaneous callers; Benchmark measures the hot paths.
 // The suite owns the subtest names, so a failure reads the same for every
 // store.
@@ -32,6 +33,18 @@ type Harness struct {
 	// its own connections and caches, as another process would have. Nil
 	// when the store cannot be shared (an in-memory store).
 	NewPeer func(t testing.TB, s core.Store) core.Store
+	// NewUsers returns an empty user store to go with s: the store's own
+	// when it holds users (a core.UserRotator), else a separate one. Nil
+	// skips the tests of Config.ReloadUser.
+	NewUsers func(t testing.TB, s core.Store) UserStore
+	// Partition returns a fresh store on a backend of its own and a function
+	// that cuts the two apart until the test ends: the backend stops
+	// answering while connections stay open, as a frozen server or a
+	// network partition does. Nil when the store has no backend to lose.
+	Partition func(t testing.TB) (s core.Store, cut func())
+	// PartitionWindow is how long after the cut the store may still answer
+	// SessionAlive from what it cached (required with Partition).
+	PartitionWindow time.Duration
 }
 
 // Keys shared by every Auth the suite builds, so that peers verify each

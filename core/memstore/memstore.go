@@ -3,6 +3,7 @@ package memstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -54,6 +55,10 @@ var _ core.Store = (*Store)(nil)
 
 // CreateSession implements core.Store.
 func (s *Store) CreateSession(_ context.Context, n core.NewSession) (core.Session, error) {
+	limit := n.MaxSessions
+	if limit <= 0 {
+		limit = core.DefaultMaxSessionsPerUser
+	}
 	now := s.now()
 	e := &entry{
 		Session: core.Session{
@@ -67,6 +72,7 @@ func (s *Store) CreateSession(_ context.Context, n core.NewSession) (core.Sessio
 	e.ExpiresAt = earliest(now.Add(n.IdleTTL), e.absolute)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.evictLocked(n.UserID, limit-1, now)
 	s.sessions[n.ID] = e
 	if s.byUser[n.UserID] == nil {
 		s.byUser[n.UserID] = map[string]struct{}{}
@@ -83,8 +89,13 @@ func (s *Store) Rotate(_ context.Context, r core.Rotation) (core.RotateResult, e
 	defer s.mu.Unlock()
 	e := s.liveLocked(r.SessionID, now)
 	switch {
+	case r.LoadUser:
+		return core.RotateResult{}, errors.New("memstore: Rotation.LoadUser: the store holds no users")
 	case e == nil || e.UserID != r.UserID:
 		return core.RotateResult{Outcome: core.Invalid}, nil
+	case r.End && (r.Generation == e.gen && r.TokenHash == e.cur || s.justReplaced(e, r, now)):
+		s.deleteLocked(e)
+		return core.RotateResult{Outcome: core.Ended}, nil
 	case r.Generation == e.gen && r.TokenHash == e.cur:
 		e.gen++
 		e.prev, e.cur, e.rotatedAt = e.cur, r.NewHash, now
@@ -95,7 +106,7 @@ func (s *Store) Rotate(_ context.Context, r core.Rotation) (core.RotateResult, e
 		}
 		s.writes++
 		return core.RotateResult{Outcome: core.Rotated, Session: e.snapshot()}, nil
-	case r.Generation+1 == e.gen && r.TokenHash == e.prev && now.Sub(e.rotatedAt) <= r.Grace:
+	case s.justReplaced(e, r, now):
 		return core.RotateResult{Outcome: core.Conflict}, nil
 	case r.Generation < e.gen:
 		s.deleteLocked(e)
@@ -164,6 +175,39 @@ func (s *Store) ListSessions(_ context.Context, userID string) ([]core.Session, 
 
 // Ping implements core.Store; memory always answers.
 func (s *Store) Ping(context.Context) error { return nil }
+
+// justReplaced: r presents the token e's last rotation replaced, within the
+// grace.
+func (*Store) justReplaced(e *entry, r core.Rotation, now time.Time) bool {
+	return r.Generation+1 == e.gen && r.TokenHash == e.prev && now.Sub(e.rotatedAt) <= r.Grace
+}
+
+// evictLocked ends the user's least recently used sessions until at most
+// keep remain, dropping ended ones from the index on the way.
+func (s *Store) evictLocked(userID string, keep int, now time.Time) {
+	ids := s.byUser[userID]
+	if len(ids) <= keep {
+		return
+	}
+	live := make([]*entry, 0, len(ids))
+	for id := range ids {
+		if e := s.liveLocked(id, now); e != nil {
+			live = append(live, e)
+		} else {
+			delete(ids, id)
+			delete(s.sessions, id)
+		}
+	}
+	if len(live) <= keep {
+		return
+	}
+	slices.SortFunc(live, func(a, b *entry) int {
+		return cmp.Or(a.LastUsedAt.Compare(b.LastUsedAt), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	for _, e := range live[:len(live)-keep] {
+		s.deleteLocked(e)
+	}
+}
 
 func (s *Store) liveLocked(id string, now time.Time) *entry {
 	e := s.sessions[id]

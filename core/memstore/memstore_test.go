@@ -10,6 +10,7 @@ import (
 
 var harness = storetest.Harness{
 	NewStore: func(testing.TB) core.Store { return memstore.New() },
+	NewUsers: func(testing.TB, core.Store) storetest.UserStore { return memstore.NewUsers(storetest.FastHasher) },
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, harness) }

@@ -47,7 +47,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		AccessKeys:    keys,
 		RefreshSecret: refreshSecret,
 		RateLimits:    cfg.RateLimits,
-		UserLoader:    accounts.User, // role changes apply at the next refresh
+		ReloadUser:    true, // roles re-read at every refresh (in the same round trip on Redis)
 		Hooks: core.Hooks{
 			OnReuseDetected: func(_ context.Context, e core.Event) {
 				log.Warn("refresh token reused: session revoked", "user", e.UserID, "session", e.SessionID)
