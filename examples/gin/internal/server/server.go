@@ -197,7 +197,9 @@ func openStores(cfg Config, log *slog.Logger) (*stores, error) {
 func openUsers(url string, log *slog.Logger) (*pgstore.Users, func(), error) {
 	// Only a URL can be shown redacted: a key=value connection string is
 	// refused without being echoed.
-	if u, err := core.ParseURL(url); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+	if u, err := core.ParseURL(url); err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err) // redacted by ParseURL
+	} else if u.Scheme != "postgres" && u.Scheme != "postgresql" {
 		return nil, nil, errors.New("DATABASE_URL: not a postgres:// URL (postgres://user:password@host:5432/database)")
 	}
 	poolConfig, err := pgxpool.ParseConfig(url)
