@@ -331,8 +331,9 @@ func TestBadConfiguration(t *testing.T) {
 // a spoofed X-Forwarded-For does not buy a fresh IP allowance; the limits
 // lift after the window.
 func TestRateLimitsAcrossProcesses(t *testing.T) {
-	const window = 2 * time.Second
-	servers := sharedEnv(t, "RATE_LIMITS=login_account=3/2s,login_ip=5/2s,register_ip=3/2s")
+	// Long enough for five argon2id checks on a busy 2-core machine.
+	const window = 5 * time.Second
+	servers := sharedEnv(t, "RATE_LIMITS=login_account=3/5s,login_ip=5/5s,register_ip=3/5s")
 	login := func(s *server, email, password string, spoof string) answer {
 		req := `{"email":"` + email + `","password":"` + password + `"}`
 		if spoof == "" {
