@@ -81,12 +81,13 @@ func TestDoctorPostgresRefusals(t *testing.T) {
 	ctx := context.Background()
 	name := strings.TrimPrefix(must(url.Parse(db)).Path, "/")
 	role := name + "_reader" // roles are per server: one of this test's own
-	if _, err := pool.Exec(ctx, `CREATE ROLE `+pgx.Identifier{role}.Sanitize()+` LOGIN`); err != nil {
+	// With a password, for a server that asks for one.
+	if _, err := pool.Exec(ctx, `CREATE ROLE `+pgx.Identifier{role}.Sanitize()+` LOGIN PASSWORD 'reader-password'`); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pool.Exec(context.Background(), `DROP ROLE IF EXISTS `+pgx.Identifier{role}.Sanitize()) })
 	asRole := must(url.Parse(db))
-	asRole.User = url.User(role)
+	asRole.User = url.UserPassword(role, "reader-password")
 
 	r := cli(t, pgEnv(asRole.String()), "doctor", "--env", "")
 	want := `FAIL  postgres migrations: schema "authenik8": version 1 pending, and ` + role + ` may not create them, so the server would not start: GRANT CREATE ON DATABASE`
