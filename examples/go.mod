@@ -6,11 +6,14 @@ require (
 	github.com/authenik8/authenik8-go/adapters/echo v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/adapters/fiber v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/adapters/gin v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/adapters/nethttp v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/pgstore v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/redisstore v0.0.0-00010101000000-000000000000
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/fiber/v2 v2.52.15
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/labstack/echo/v4 v4.16.0
 )
 
@@ -30,6 +33,9 @@ require (
 	github.com/goccy/go-json v0.10.6 // indirect
 	github.com/goccy/go-yaml v1.19.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.17.9 // indirect
 	github.com/klauspost/cpuid/v2 v2.3.0 // indirect
@@ -62,6 +68,7 @@ require (
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.54.0 // indirect
 	golang.org/x/net v0.57.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
@@ -79,3 +86,7 @@ replace github.com/authenik8/authenik8-go/conformance => ../conformance
 replace github.com/authenik8/authenik8-go/adapters/echo => ../adapters/echo
 
 replace github.com/authenik8/authenik8-go/adapters/fiber => ../adapters/fiber
+
+replace github.com/authenik8/authenik8-go/adapters/nethttp => ../adapters/nethttp
+
+replace github.com/authenik8/authenik8-go/pgstore => ../pgstore

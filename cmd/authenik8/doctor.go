@@ -9,15 +9,20 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"net"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/rueidis"
 
 	"github.com/authenik8/authenik8-go/core"
 	"github.com/authenik8/authenik8-go/core/memstore"
+	"github.com/authenik8/authenik8-go/pgstore"
 	"github.com/authenik8/authenik8-go/redisstore"
 )
 
@@ -45,11 +50,26 @@ type doctor struct {
 }
 
 func (d *doctor) add(status, name, format string, args ...any) {
-	c := check{Name: name, Status: status, Detail: fmt.Sprintf(format, args...)}
+	c := check{Name: name, Status: status, Detail: oneLine(fmt.Sprintf(format, args...))}
 	d.checks = append(d.checks, c)
 	if d.emit != nil {
 		d.emit(c)
 	}
+}
+
+// oneLine joins the lines of a detail, such as pgx's error with one line
+// per address tried, dropping repeated ones: a check is one line.
+func oneLine(s string) string {
+	if !strings.Contains(s, "\n") {
+		return s
+	}
+	var parts []string
+	for line := range strings.Lines(s) {
+		if line = strings.TrimSpace(line); line != "" && !slices.Contains(parts, line) {
+			parts = append(parts, line)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func (d *doctor) failed() []string {
@@ -73,7 +93,9 @@ func cmdDoctor(args []string, std *stdio) int {
 
 Checks a project's configuration: the secrets, Redis (REDIS_URL: reachable,
 RESP3, CLIENT TRACKING, standalone or cluster), then a live self-test
-through core and redisstore on a throwaway key prefix, deleted afterwards.
+through core and redisstore on a throwaway key prefix, deleted afterwards;
+then PostgreSQL (DATABASE_URL: reachable, version 12 or later, writable,
+pgstore's migrations applied or applicable), changing nothing there.
 Exit status 1 when a check fails.
 
 `)
@@ -149,6 +171,13 @@ Exit status 1 when a check fails.
 
 // run performs every check in order.
 func (d *doctor) run() {
+	d.checkSessions()
+	d.checkPostgres()
+}
+
+// checkSessions checks the secrets and the session store, and runs the
+// self-test on it.
+func (d *doctor) checkSessions() {
 	keys, refreshSecret, configured := d.checkSecrets()
 	if !configured { // the self-test still exercises the store
 		k, _ := core.GenerateKey("HS256")
@@ -183,6 +212,127 @@ func (d *doctor) run() {
 	defer store.Close()
 	d.selfTest(store, "Redis, key prefix "+prefix+", "+keyNote, keys, refreshSecret)
 	d.cleanup(store, prefix)
+}
+
+// minPostgres is the oldest PostgreSQL major version doctor accepts for
+// pgstore: the oldest that had upstream support when pgstore was written.
+// Its migrations need nothing newer.
+const minPostgres = 12
+
+// checkPostgres checks DATABASE_URL, where a project generated with
+// --users postgres keeps its accounts: the server answers, is recent enough
+// and takes writes, and pgstore's migrations are applied, or the server can
+// apply them at start. It changes nothing.
+func (d *doctor) checkPostgres() {
+	url := d.getenv("DATABASE_URL")
+	if url == "" {
+		d.add(statusSkip, "postgres", "DATABASE_URL is not set: accounts live in the session store")
+		return
+	}
+	// Only a URL can be shown redacted: a key=value connection string is
+	// refused without being echoed, as the project refuses it.
+	if u, err := core.ParseURL(url); err != nil {
+		d.add(statusFail, "DATABASE_URL", "%v", err) // redacted by ParseURL
+		return
+	} else if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		d.add(statusFail, "DATABASE_URL", "not a postgres:// URL (postgres://user:password@host:5432/database)")
+		return
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		d.add(statusFail, "DATABASE_URL", "%v", core.RedactURLError(url, err))
+		return
+	}
+	cfg.MaxConns = 1
+	cfg.ConnConfig.ConnectTimeout = d.timeout
+	where := fmt.Sprintf("%s/%s", net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))), cfg.ConnConfig.Database)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*d.timeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		d.add(statusFail, "DATABASE_URL", "%v", core.RedactURLError(url, err))
+		return
+	}
+	defer pool.Close()
+
+	var (
+		version, readOnly, user string
+		num                     int
+	)
+	start := time.Now()
+	err = pool.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num')::int,
+		current_setting('transaction_read_only'), current_user`).Scan(&version, &num, &readOnly, &user)
+	if err != nil {
+		d.add(statusFail, "postgres reachable", "%s: %v", where, core.RedactURLError(url, err))
+		d.add(statusSkip, "postgres migrations", "needs a reachable PostgreSQL")
+		return
+	}
+	d.add(statusPass, "postgres reachable", "%s as %s, connected and queried in %s", where, user, ms(time.Since(start)))
+	if num < minPostgres*10000 {
+		d.add(statusFail, "postgres version", "PostgreSQL %s: pgstore needs %d or later", version, minPostgres)
+	} else {
+		d.add(statusPass, "postgres version", "PostgreSQL %s (%d or later required)", version, minPostgres)
+	}
+	if readOnly == "on" {
+		d.add(statusFail, "postgres writable", "transactions are read-only (a standby, or default_transaction_read_only): point DATABASE_URL at the primary")
+	} else {
+		d.add(statusPass, "postgres writable", "transactions are read-write")
+	}
+	d.checkMigrations(ctx, pool, user)
+}
+
+// checkMigrations reports pgstore's migrations in the schema the projects
+// use, without applying any: pending ones are no failure when the server,
+// which applies them at start, has the right to create them.
+func (d *doctor) checkMigrations(ctx context.Context, pool *pgxpool.Pool, user string) {
+	users, err := pgstore.New(pool, pgstore.Options{})
+	if err != nil {
+		d.add(statusFail, "postgres migrations", "%v", err)
+		return
+	}
+	schema := users.Schema()
+	st, err := users.MigrationStatus(ctx)
+	if err != nil {
+		d.add(statusFail, "postgres migrations", "schema %q: %v", schema, err)
+		return
+	}
+	newer := ""
+	if len(st.Applied) > 0 && st.Applied[len(st.Applied)-1] > st.Latest {
+		newer = fmt.Sprintf("; versions above %d come from a newer pgstore", st.Latest)
+	}
+	if len(st.Pending) == 0 {
+		d.add(statusPass, "postgres migrations", "schema %q: %s applied, none pending%s", schema, versions(st.Applied), newer)
+		return
+	}
+	// What Migrate needs: CREATE on the schema, or on the database when
+	// the schema does not exist yet.
+	var allowed bool
+	err = pool.QueryRow(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)
+		THEN has_schema_privilege($1, 'CREATE') ELSE has_database_privilege(current_database(), 'CREATE') END`, schema).Scan(&allowed)
+	switch {
+	case err != nil:
+		d.add(statusFail, "postgres migrations", "schema %q: %s pending; checking the right to apply them: %v", schema, versions(st.Pending), err)
+	case !allowed:
+		d.add(statusFail, "postgres migrations", "schema %q: %s pending, and %s may not create them, so the server would not start: GRANT CREATE ON DATABASE (or ON SCHEMA %s) TO %s, or start the server once as a user who may", schema, versions(st.Pending), user, schema, user)
+	default:
+		applied := "none applied yet"
+		if len(st.Applied) > 0 {
+			applied = versions(st.Applied) + " applied"
+		}
+		d.add(statusInfo, "postgres migrations", "schema %q: %s, %s pending: the server applies them at start (nothing was changed here)%s", schema, applied, versions(st.Pending), newer)
+	}
+}
+
+// versions formats migration versions: "version 1", "versions 1, 2".
+func versions(vs []int) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = strconv.Itoa(v)
+	}
+	if len(vs) == 1 {
+		return "version " + s[0]
+	}
+	return "versions " + strings.Join(s, ", ")
 }
 
 // checkSecrets checks the access-token keys and the refresh secret, and

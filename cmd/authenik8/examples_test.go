@@ -18,17 +18,18 @@ var update = flag.Bool("update", false, "TestExamplesAreGenerated: rewrite examp
 // examples module has its own go.mod, and .env holds secrets.
 var notInExamples = []string{"go.mod", "go.sum", ".env"}
 
-// TestExamplesAreGenerated: examples/gin, examples/echo and examples/fiber
-// are what "authenik8 new --store redis" writes for the module path
-// github.com/authenik8/authenik8-go/examples/<framework>, go.mod, go.sum and
-// .env aside: the templates are the one source of the reference server.
+// TestExamplesAreGenerated: examples/gin, examples/echo, examples/fiber and
+// examples/nethttp are what "authenik8 new --store redis --users postgres"
+// writes for the module path github.com/authenik8/authenik8-go/examples/<framework>,
+// go.mod, go.sum and .env aside: the templates are the one source of the
+// reference server, with every runtime option on (REDIS_URL, DATABASE_URL).
 // "go generate" in examples (this test with -update) rewrites them.
 func TestExamplesAreGenerated(t *testing.T) {
 	root := repoRoot(t)
 	for _, fw := range frameworks {
 		t.Run(fw.Name, func(t *testing.T) {
 			gen := filepath.Join(t.TempDir(), fw.Name)
-			if r := cli(t, nil, "new", gen, "--framework", fw.Name, "--store", "redis", "--module", modulePrefix+"/examples/"+fw.Name); r.code != exitOK {
+			if r := cli(t, nil, "new", gen, "--framework", fw.Name, "--store", "redis", "--users", "postgres", "--module", modulePrefix+"/examples/"+fw.Name); r.code != exitOK {
 				t.Fatal(r)
 			}
 			want := readTree(t, gen)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -19,13 +20,16 @@ import (
 	"github.com/authenik8/authenik8-go/conformance/proctest"
 	"github.com/authenik8/authenik8-go/conformance/redistest"
 	"github.com/authenik8/authenik8-go/core"
+	"github.com/authenik8/authenik8-go/pgstore/pgstoretest"
 )
 
-// TestGenerated generates a project per framework and store, points it at this checkout with --replace, and then, offline
-// (GOPROXY=off, GOWORK=off: every module from the local cache), runs go mod
-// tidy, go vet, the project's own tests and go build in it. It then starts
-// the built server, configured by the .env that new wrote, and checks the
-// routes of SPEC §6 and §7 over HTTP.
+// TestGenerated generates projects — every framework with the default
+// stores (memory), and with Redis sessions and PostgreSQL accounts; Redis
+// accounts once — points each at this checkout with --replace, and then,
+// offline (GOPROXY=off, GOWORK=off: every module from the local cache), runs
+// go mod tidy, go vet, the project's own tests and go build in it. It then
+// starts the built server, configured by the .env that new wrote, and
+// checks the routes of SPEC §6 and §7 over HTTP.
 func TestGenerated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: no project builds")
@@ -36,33 +40,41 @@ func TestGenerated(t *testing.T) {
 	root := repoRoot(t)
 	warmModuleCache(t, root)
 	env := goEnv()
+	variants := [][3]string{{"gin", "redis", "redis"}}
 	for _, fw := range frameworks {
-		for _, store := range stores {
-			t.Run(fw.Name+"-"+store, func(t *testing.T) {
-				t.Parallel()
-				testGenerated(t, root, env, fw.Name, store)
-			})
-		}
+		variants = append(variants, [3]string{fw.Name, "memory", "memory"}, [3]string{fw.Name, "redis", "postgres"})
+	}
+	for _, v := range variants {
+		t.Run(strings.Join(v[:], "-"), func(t *testing.T) {
+			t.Parallel()
+			testGenerated(t, root, env, v[0], v[1], v[2])
+		})
 	}
 }
 
 // testGenerated generates, builds, tests and runs one project.
-func testGenerated(t *testing.T, root string, env []string, framework, store string) {
-	var redisURL string
+func testGenerated(t *testing.T, root string, env []string, framework, store, users string) {
+	var redisURL, databaseURL string
 	if store == "redis" {
 		redisURL = redistest.Start(t).URL() // its own: the smoke test counts its keys
 	}
+	if users == "postgres" {
+		databaseURL = pgstoretest.Database(t) // its own: the smoke test counts its accounts
+	}
 	dir := filepath.Join(t.TempDir(), "authsvc")
-	r := cli(t, nil, "new", dir, "--framework", framework, "--store", store, "--module", "example.com/acme/authsvc", "--replace", root)
+	r := cli(t, nil, "new", dir, "--framework", framework, "--store", store, "--users", users, "--module", "example.com/acme/authsvc", "--replace", root)
 	if r.code != exitOK {
 		t.Fatal(r)
 	}
 
 	goCmd(t, dir, env, "mod", "tidy")
 	goCmd(t, dir, env, "vet", "./...")
-	testEnv := env
+	testEnv := slices.Clip(env)
 	if redisURL != "" { // the project's test runs against Redis too
-		testEnv = append(slices.Clip(env), "TEST_REDIS_URL="+redisURL)
+		testEnv = append(testEnv, "TEST_REDIS_URL="+redisURL)
+	}
+	if databaseURL != "" { // and against PostgreSQL
+		testEnv = append(testEnv, "TEST_DATABASE_URL="+databaseURL)
 	}
 	out := goCmd(t, dir, testEnv, "test", "-count=1", "./...")
 	if !strings.Contains(out, "ok  \texample.com/acme/authsvc/internal/server") {
@@ -72,6 +84,14 @@ func testGenerated(t *testing.T, root string, env []string, framework, store str
 	deps := goCmd(t, dir, env, "list", "-deps", "./...")
 	if uses := strings.Contains(deps, modulePrefix+"/redisstore\n"); uses != (store == "redis") {
 		t.Errorf("store %s: the project depends on redisstore: %v", store, uses)
+	}
+	if uses := strings.Contains(deps, modulePrefix+"/pgstore\n"); uses != (users == "postgres") {
+		t.Errorf("users %s: the project depends on pgstore: %v", users, uses)
+	}
+	for _, fw := range frameworks { // net/http: on none
+		if uses := fw.Module != "" && strings.Contains(deps, fw.Module+"\n"); uses != (fw.Module != "" && fw.Name == framework) {
+			t.Errorf("framework %s: the project depends on %s: %v", framework, fw.Title, uses)
+		}
 	}
 
 	redisKeys := func() int {
@@ -85,12 +105,28 @@ func testGenerated(t *testing.T, root string, env []string, framework, store str
 		i, _ := strconv.Atoi(n)
 		return i
 	}
-	before := redisKeys()
-	s := startGenerated(t, dir, redisURL)
+	accounts := func() int {
+		if databaseURL == "" {
+			return 0
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var n int
+		if err := pgstoretest.Pool(t, databaseURL).QueryRow(ctx, `SELECT count(*) FROM authenik8.users`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before, accountsBefore := redisKeys(), accounts()
+	s := startGenerated(t, dir, redisURL, databaseURL)
 	tryReadme(t, s, dir)
 	smoke(t, s, dir)
 	if after := redisKeys(); store == "redis" && after <= before {
 		t.Errorf("Redis holds %d keys before the smoke test, %d after: the server did not use it", before, after)
+	}
+	// The smoke test and the README register two accounts.
+	if after := accounts(); users == "postgres" && after != accountsBefore+2 {
+		t.Errorf("PostgreSQL holds %d accounts before the smoke test, %d after: want 2 more", accountsBefore, after)
 	}
 	s.stop(t)
 }
@@ -110,7 +146,7 @@ var warmed sync.Once
 // the missing module.
 func warmModuleCache(t *testing.T, root string) {
 	warmed.Do(func() {
-		for _, mod := range []string{"core", "redisstore", "adapters/gin", "adapters/echo", "adapters/fiber", "examples"} {
+		for _, mod := range []string{"core", "redisstore", "pgstore", "adapters/gin", "adapters/echo", "adapters/fiber", "adapters/nethttp", "examples"} {
 			cmd := exec.Command("go", "mod", "tidy", "-diff")
 			cmd.Dir = filepath.Join(root, filepath.FromSlash(mod))
 			cmd.Env = append(os.Environ(), "GOWORK=off")
@@ -126,7 +162,7 @@ func goEnv() []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "GOWORK", "GOPROXY", "PORT", "REDIS_URL", "TEST_REDIS_URL", "JWT_SECRET", "JWT_JWKS", "REFRESH_SECRET", "SEED_ADMIN_EMAIL", "SEED_ADMIN_PASSWORD", "RATE_LIMITS":
+		case "GOWORK", "GOPROXY", "PORT", "REDIS_URL", "TEST_REDIS_URL", "DATABASE_URL", "TEST_DATABASE_URL", "JWT_SECRET", "JWT_JWKS", "REFRESH_SECRET", "SEED_ADMIN_EMAIL", "SEED_ADMIN_PASSWORD", "RATE_LIMITS", "TRUSTED_PROXIES":
 			continue
 		}
 		env = append(env, kv)
@@ -153,15 +189,18 @@ func goCmd(t *testing.T, dir string, env []string, args ...string) string {
 type generated struct{ *proctest.Server }
 
 // startGenerated runs the built server in its directory, so that it reads
-// its .env, with only PATH, PORT and REDIS_URL (when given) in its
-// environment, and waits for /healthz.
-func startGenerated(t *testing.T, dir, redisURL string) generated {
+// its .env, with only PATH, PORT, REDIS_URL and DATABASE_URL (when given)
+// in its environment, and waits for /healthz.
+func startGenerated(t *testing.T, dir, redisURL, databaseURL string) generated {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(dir, "bin", "authsvc"))
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	if redisURL != "" {
 		cmd.Env = append(cmd.Env, "REDIS_URL="+redisURL)
+	}
+	if databaseURL != "" {
+		cmd.Env = append(cmd.Env, "DATABASE_URL="+databaseURL)
 	}
 	return generated{proctest.Start(t, "the generated server", cmd)}
 }

@@ -42,7 +42,7 @@ func main() {
 const usage = `authenik8 scaffolds and checks Authenik8 authentication services.
 
 Usage:
-  authenik8 new <dir> [--framework gin|echo|fiber] [--store memory|redis] [--module path] [--yes] [--tidy] [--replace checkout]
+  authenik8 new <dir> [--framework gin|echo|fiber|nethttp] [--store memory|redis] [--users postgres] [--module path] [--yes] [--tidy] [--replace checkout]
   authenik8 secret [--raw] [--bytes n] | --jwks ed25519|p256
   authenik8 doctor [--env .env] [--json] [--timeout 5s]
   authenik8 version

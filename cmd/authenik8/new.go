@@ -36,14 +36,19 @@ const (
 	goVersion = "1.25.0"
 	// modulePrefix starts the path of every authenik8 module.
 	modulePrefix = "github.com/authenik8/authenik8-go"
+	// pgxModule and pgxVersion: the PostgreSQL driver of --users postgres
+	// projects, at the version pgstore requires (a test keeps them equal).
+	pgxModule  = "github.com/jackc/pgx/v5"
+	pgxVersion = "v5.12.0"
 )
 
 // framework is a web framework new can generate for. Its routes come from
 // templates/routes_<Name>.go.tmpl; everything else is shared.
 type framework struct {
-	Name    string // gin, echo, fiber
-	Title   string // Gin, Echo v4, Fiber v2
-	Module  string // the framework's module path
+	Name    string // gin, echo, fiber, nethttp: also the adapter's folder
+	Title   string // Gin, Echo v4, Fiber v2, net/http
+	Package string // the adapter's package: ginauth, …, httpauth
+	Module  string // the framework's module path; "" for the standard library
 	Version string // the version this repository builds and tests with
 	// Serve names the template of serve.go: "http" when the routes are an
 	// http.Handler that net/http serves, "fiber" for Fiber's own server.
@@ -51,9 +56,19 @@ type framework struct {
 }
 
 var frameworks = []framework{
-	{"gin", "Gin", "github.com/gin-gonic/gin", "v1.12.0", "http"},
-	{"echo", "Echo v4", "github.com/labstack/echo/v4", "v4.16.0", "http"},
-	{"fiber", "Fiber v2", "github.com/gofiber/fiber/v2", "v2.52.15", "fiber"},
+	{"gin", "Gin", "ginauth", "github.com/gin-gonic/gin", "v1.12.0", "http"},
+	{"echo", "Echo v4", "echoauth", "github.com/labstack/echo/v4", "v4.16.0", "http"},
+	{"fiber", "Fiber v2", "fiberauth", "github.com/gofiber/fiber/v2", "v2.52.15", "fiber"},
+	{"nethttp", "net/http", "httpauth", "", "", "http"},
+}
+
+// frameworkNames is "gin, echo, fiber, nethttp", for messages.
+func frameworkNames() string {
+	names := make([]string, len(frameworks))
+	for i, f := range frameworks {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 func frameworkNamed(name string) (framework, bool) {
@@ -67,12 +82,17 @@ func frameworkNamed(name string) (framework, bool) {
 
 var stores = []string{"memory", "redis"}
 
+// userStores are the values of --users for a session store: where accounts
+// live, in the session store (default) or in PostgreSQL.
+func userStores(store string) []string { return []string{store, "postgres"} }
+
 // project is the data of the templates.
 type project struct {
 	Name      string // binary name: the last element of the module path
 	Module    string
 	Framework framework
 	Redis     bool   // --store redis
+	Postgres  bool   // --users postgres: DATABASE_URL selects pgstore
 	Version   string // of the authenik8 modules
 	GoVersion string
 	Replace   string // absolute path of a local authenik8-go checkout, or ""
@@ -111,8 +131,10 @@ func (p *project) output() []outputFile {
 type outputFile struct{ file, tmpl string }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"quote":     modfile.AutoQuote, // a go.mod token, quoted when it must be
-	"envReader": envReader,
+	"quote":      modfile.AutoQuote, // a go.mod token, quoted when it must be
+	"envReader":  envReader,
+	"pgxModule":  func() string { return pgxModule },
+	"pgxVersion": func() string { return pgxVersion },
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 // envfileSource is envfile.go, whose readEnvFile generated projects get.
@@ -180,7 +202,11 @@ func (p *project) render() (map[string][]byte, error) {
 func (p *project) checkoutSums() ([]byte, error) {
 	seen := map[string]bool{}
 	var lines []string
-	for _, mod := range []string{"core", "redisstore", "adapters/" + p.Framework.Name, "examples"} {
+	mods := []string{"core", "redisstore", "adapters/" + p.Framework.Name, "examples"}
+	if p.Postgres {
+		mods = append(mods, "pgstore")
+	}
+	for _, mod := range mods {
 		b, err := os.ReadFile(filepath.Join(filepath.FromSlash(p.Replace), filepath.FromSlash(mod), "go.sum"))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // the sums only save lookups: tidy finds the rest online
@@ -209,16 +235,17 @@ func usagef(format string, args ...any) error {
 }
 
 type newOptions struct {
-	dir, framework, store, module, replace string
-	yes, tidy                              bool
+	dir, framework, store, users, module, replace string
+	yes, tidy                                     bool
 }
 
 func cmdNew(args []string, std *stdio) int {
 	var o newOptions
 	flags := flag.NewFlagSet("new", flag.ContinueOnError)
 	flags.SetOutput(std.stderr)
-	flags.StringVar(&o.framework, "framework", "", "web framework: gin, echo or fiber (default gin)")
+	flags.StringVar(&o.framework, "framework", "", "web framework: gin, echo, fiber or nethttp (the standard library's ServeMux) (default gin)")
 	flags.StringVar(&o.store, "store", "", "session store: memory or redis (default memory)")
+	flags.StringVar(&o.users, "users", "", "where accounts live: in the session store (its name: memory or redis), or postgres, read from DATABASE_URL (default: the session store)")
 	flags.StringVar(&o.module, "module", "", "module path of the new project (default: the directory name)")
 	flags.BoolVar(&o.yes, "yes", false, "do not prompt: take the defaults for what the flags leave out")
 	flags.BoolVar(&o.tidy, "tidy", false, "run go mod tidy in the new project (needs the network, or a warm module cache)")
@@ -322,12 +349,12 @@ func (o *newOptions) resolve(std *stdio) (*project, error) {
 
 	validFramework := func(s string) error {
 		if _, ok := frameworkNamed(s); !ok {
-			return usagef("unknown framework %q: want gin, echo or fiber", s)
+			return usagef("unknown framework %q: want %s", s, frameworkNames())
 		}
 		return nil
 	}
 	if o.framework == "" && ask {
-		if o.framework, err = prompt("Framework (gin, echo, fiber)", "gin", validFramework); err != nil {
+		if o.framework, err = prompt("Framework ("+frameworkNames()+")", "gin", validFramework); err != nil {
 			return nil, err
 		}
 	}
@@ -353,6 +380,24 @@ func (o *newOptions) resolve(std *stdio) (*project, error) {
 		o.store = "memory"
 	}
 	if err := validStore(o.store); err != nil {
+		return nil, err
+	}
+
+	validUsers := func(s string) error {
+		if !slices.Contains(userStores(o.store), s) {
+			return usagef("unknown user store %q: want %s (the session store) or postgres", s, o.store)
+		}
+		return nil
+	}
+	if o.users == "" && ask {
+		if o.users, err = prompt("Accounts in ("+strings.Join(userStores(o.store), ", ")+")", o.store, validUsers); err != nil {
+			return nil, err
+		}
+	}
+	if o.users == "" {
+		o.users = o.store
+	}
+	if err := validUsers(o.users); err != nil {
 		return nil, err
 	}
 
@@ -394,6 +439,7 @@ func (o *newOptions) resolve(std *stdio) (*project, error) {
 		Module:        o.module,
 		Framework:     fw,
 		Redis:         o.store == "redis",
+		Postgres:      o.users == "postgres",
 		Version:       authenik8Version,
 		GoVersion:     goVersion,
 		Replace:       filepath.ToSlash(o.replace),
@@ -549,6 +595,9 @@ func (p *project) nextSteps(std *stdio, dir string, tidied bool) {
 	if p.Redis {
 		store = "Redis store"
 	}
+	if p.Postgres {
+		store += ", accounts in PostgreSQL"
+	}
 	w := std.stdout
 	fmt.Fprintf(w, "Created %s: %s, %s, module %s.\n", dir, p.Framework.Title, store, p.Module)
 	fmt.Fprintf(w, ".env holds fresh secrets (mode 0600, git-ignored); .env.example documents the variables.\n\n")
@@ -562,10 +611,20 @@ func (p *project) nextSteps(std *stdio, dir string, tidied bool) {
 	if p.Redis {
 		fmt.Fprintf(w, "  redis-server &      # or set REDIS_URL in .env; without it the server falls back to memory\n")
 	}
+	if p.Postgres {
+		fmt.Fprintf(w, "  createdb -h localhost -U postgres %s   # the database of DATABASE_URL in .env; unset, accounts stay in the session store\n", shellQuote(p.Name))
+	}
 	fmt.Fprintf(w, "  go run .            # serves on :8080 (PORT)\n")
 	fmt.Fprintf(w, "  go test ./...       # register → login → refresh → logout → admin denied\n")
+	var checked []string
 	if p.Redis {
-		fmt.Fprintf(w, "  authenik8 doctor    # check the secrets and Redis, and run a live self-test\n")
+		checked = append(checked, "Redis")
+	}
+	if p.Postgres {
+		checked = append(checked, "PostgreSQL")
+	}
+	if len(checked) > 0 {
+		fmt.Fprintf(w, "  authenik8 doctor    # check the secrets and %s, and run a live self-test\n", strings.Join(checked, " and "))
 	} else {
 		fmt.Fprintf(w, "  authenik8 doctor    # check the secrets and run a live self-test\n")
 	}

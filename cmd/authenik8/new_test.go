@@ -83,8 +83,10 @@ func TestNewUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"new"}, "missing the project directory"},
-		{[]string{"new", dir, "--framework", "chi"}, `unknown framework "chi"`},
+		{[]string{"new", dir, "--framework", "chi"}, `unknown framework "chi": want gin, echo, fiber, nethttp`},
 		{[]string{"new", dir, "--store", "postgres"}, `unknown store "postgres"`},
+		{[]string{"new", dir, "--users", "mysql"}, `unknown user store "mysql": want memory (the session store) or postgres`},
+		{[]string{"new", dir, "--store", "memory", "--users", "redis"}, `unknown user store "redis": want memory (the session store) or postgres`},
 		{[]string{"new", dir, dir + "2"}, "one directory expected"},
 		{[]string{"new", dir, "--replace", t.TempDir()}, "not a checkout of authenik8-go"},
 	} {
@@ -98,131 +100,180 @@ func TestNewUsageErrors(t *testing.T) {
 	}
 }
 
-// TestNewFiles checks what new writes, for every framework and store,
-// without building it (TestGenerated builds and runs projects).
+// TestNewFiles checks what new writes, for every framework, session store
+// and user store, without building it (TestGenerated builds and runs
+// projects).
 func TestNewFiles(t *testing.T) {
 	for _, fw := range frameworks {
 		for _, store := range stores {
-			t.Run(fw.Name+"-"+store, func(t *testing.T) {
-				dir := filepath.Join(t.TempDir(), "svc")
-				r := cli(t, nil, "new", dir, "--framework", fw.Name, "--store", store, "--module", "example.com/acme/svc")
-				if r.code != exitOK {
-					t.Fatal(r)
-				}
-				for _, want := range []string{"Created " + dir, "cd " + dir, "go mod tidy", "go run .", "go test ./..."} {
-					if !strings.Contains(r.stdout, want) {
-						t.Errorf("next steps lack %q:\n%s", want, r.stdout)
-					}
-				}
-				read := func(name string) string {
-					b, err := os.ReadFile(filepath.Join(dir, name))
-					if err != nil {
-						t.Fatal(err)
-					}
-					return string(b)
-				}
-				if _, err := os.Stat(filepath.Join(dir, "go.sum")); err == nil {
-					t.Error("go.sum written without --replace: its sums would be the CLI's guess")
-				}
-
-				// go.mod: the module, the authenik8 modules at the CLI's
-				// version, the framework at the repository's version.
-				mf, err := modfile.Parse("go.mod", []byte(read("go.mod")), nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if mf.Module.Mod.Path != "example.com/acme/svc" || mf.Go.Version != goVersion {
-					t.Errorf("go.mod: module %s, go %s", mf.Module.Mod.Path, mf.Go.Version)
-				}
-				want := map[string]string{
-					modulePrefix + "/core":                authenik8Version,
-					modulePrefix + "/adapters/" + fw.Name: authenik8Version,
-					fw.Module:                             fw.Version,
-				}
-				if store == "redis" {
-					want[modulePrefix+"/redisstore"] = authenik8Version
-				}
-				got := map[string]string{}
-				for _, r := range mf.Require {
-					got[r.Mod.Path] = r.Mod.Version
-				}
-				if len(got) != len(want) {
-					t.Errorf("go.mod requires %v, want %v", got, want)
-				}
-				for p, v := range want {
-					if got[p] != v {
-						t.Errorf("go.mod requires %s %q, want %q", p, got[p], v)
-					}
-				}
-				if len(mf.Replace) != 0 {
-					t.Errorf("go.mod has replace directives without --replace")
-				}
-
-				// Go files: gofmt'ed (render formats them) and parseable;
-				// the memory store's project does not import redisstore.
-				var imports []string
-				for _, name := range []string{"main.go", "internal/server/config.go", "internal/server/server.go", "internal/server/routes.go", "internal/server/serve.go", "internal/server/server_test.go"} {
-					f, err := parser.ParseFile(token.NewFileSet(), name, read(name), parser.ImportsOnly)
-					if err != nil {
-						t.Fatalf("%s: %v", name, err)
-					}
-					for _, imp := range f.Imports {
-						imports = append(imports, strings.Trim(imp.Path.Value, `"`))
-					}
-				}
-				if has := slices.Contains(imports, modulePrefix+"/redisstore"); has != (store == "redis") {
-					t.Errorf("store %s: imports redisstore: %v", store, has)
-				}
-				if !slices.Contains(imports, modulePrefix+"/adapters/"+fw.Name) || !slices.Contains(imports, "example.com/acme/svc/internal/server") {
-					t.Errorf("imports %v", imports)
-				}
-				if lines := strings.Count(read("main.go"), "\n"); lines > 60 {
-					t.Errorf("main.go has %d lines", lines)
-				}
-
-				// .env: fresh distinct secrets, mode 0600; .env.example: none.
-				env, err := readEnvFile(filepath.Join(dir, ".env"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, k := range []string{"JWT_SECRET", "REFRESH_SECRET"} {
-					if b, err := base64.StdEncoding.DecodeString(env[k]); err != nil || len(b) != 32 {
-						t.Errorf(".env %s=%q", k, env[k])
-					}
-				}
-				if env["JWT_SECRET"] == env["REFRESH_SECRET"] {
-					t.Error(".env: equal secrets")
-				}
-				if st, _ := os.Stat(filepath.Join(dir, ".env")); st.Mode().Perm() != 0o600 {
-					t.Errorf(".env mode %v, want 0600", st.Mode().Perm())
-				}
-				example, err := readEnvFile(filepath.Join(dir, ".env.example"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if example["JWT_SECRET"] != "" || example["REFRESH_SECRET"] != "" || example["PORT"] != "8080" {
-					t.Errorf(".env.example: %v", example)
-				}
-				if _, ok := example["REDIS_URL"]; ok != (store == "redis") {
-					t.Errorf(".env.example, store %s: REDIS_URL listed: %v", store, ok)
-				}
-				if !strings.Contains(read(".gitignore"), ".env") {
-					t.Error(".gitignore does not list .env")
-				}
-				readme, makefile := read("README.md"), read("Makefile")
-				for _, want := range []string{"go run .", "go test ./...", "go mod tidy", fw.Title} {
-					if !strings.Contains(readme, want) {
-						t.Errorf("README.md lacks %q", want)
-					}
-				}
-				for _, want := range []string{"run:\n\tgo run .", "test:\n\tgo test ./...", "build:\n\tgo build -o $(BIN) ."} {
-					if !strings.Contains(makefile, want) {
-						t.Errorf("Makefile lacks %q", want)
-					}
-				}
-			})
+			for _, users := range userStores(store) {
+				t.Run(fw.Name+"-"+store+"-"+users, func(t *testing.T) { testNewFiles(t, fw, store, users) })
+			}
 		}
 	}
+}
+
+func testNewFiles(t *testing.T, fw framework, store, users string) {
+	postgres := users == "postgres"
+	dir := filepath.Join(t.TempDir(), "svc")
+	r := cli(t, nil, "new", dir, "--framework", fw.Name, "--store", store, "--users", users, "--module", "example.com/acme/svc")
+	if r.code != exitOK {
+		t.Fatal(r)
+	}
+	if postgres && (!strings.Contains(r.stdout, "accounts in PostgreSQL") || !strings.Contains(r.stdout, "createdb -h localhost -U postgres svc")) {
+		t.Errorf("next steps do not mention PostgreSQL:\n%s", r.stdout)
+	}
+	for _, want := range []string{"Created " + dir, "cd " + dir, "go mod tidy", "go run .", "go test ./..."} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("next steps lack %q:\n%s", want, r.stdout)
+		}
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.sum")); err == nil {
+		t.Error("go.sum written without --replace: its sums would be the CLI's guess")
+	}
+
+	// go.mod: the module, the authenik8 modules at the CLI's
+	// version, the framework at the repository's version.
+	mf, err := modfile.Parse("go.mod", []byte(read("go.mod")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.Module.Mod.Path != "example.com/acme/svc" || mf.Go.Version != goVersion {
+		t.Errorf("go.mod: module %s, go %s", mf.Module.Mod.Path, mf.Go.Version)
+	}
+	want := map[string]string{
+		modulePrefix + "/core":                authenik8Version,
+		modulePrefix + "/adapters/" + fw.Name: authenik8Version,
+	}
+	if fw.Module != "" {
+		want[fw.Module] = fw.Version
+	}
+	if store == "redis" {
+		want[modulePrefix+"/redisstore"] = authenik8Version
+	}
+	if postgres {
+		want[modulePrefix+"/pgstore"] = authenik8Version
+		want[pgxModule] = pgxVersion
+	}
+	got := map[string]string{}
+	for _, r := range mf.Require {
+		got[r.Mod.Path] = r.Mod.Version
+	}
+	if len(got) != len(want) {
+		t.Errorf("go.mod requires %v, want %v", got, want)
+	}
+	for p, v := range want {
+		if got[p] != v {
+			t.Errorf("go.mod requires %s %q, want %q", p, got[p], v)
+		}
+	}
+	if len(mf.Replace) != 0 {
+		t.Errorf("go.mod has replace directives without --replace")
+	}
+
+	// Go files: gofmt'ed (render formats them) and parseable;
+	// the memory store's project does not import redisstore.
+	var imports []string
+	for _, name := range []string{"main.go", "internal/server/config.go", "internal/server/server.go", "internal/server/routes.go", "internal/server/serve.go", "internal/server/server_test.go"} {
+		f, err := parser.ParseFile(token.NewFileSet(), name, read(name), parser.ImportsOnly)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, imp := range f.Imports {
+			imports = append(imports, strings.Trim(imp.Path.Value, `"`))
+		}
+	}
+	if has := slices.Contains(imports, modulePrefix+"/redisstore"); has != (store == "redis") {
+		t.Errorf("store %s: imports redisstore: %v", store, has)
+	}
+	if has := slices.Contains(imports, modulePrefix+"/pgstore"); has != postgres {
+		t.Errorf("users %s: imports pgstore: %v", users, has)
+	}
+	if !slices.Contains(imports, modulePrefix+"/adapters/"+fw.Name) || !slices.Contains(imports, "example.com/acme/svc/internal/server") {
+		t.Errorf("imports %v", imports)
+	}
+	if lines := strings.Count(read("main.go"), "\n"); lines > 60 {
+		t.Errorf("main.go has %d lines", lines)
+	}
+
+	// .env: fresh distinct secrets, mode 0600; .env.example: none.
+	env, err := readEnvFile(filepath.Join(dir, ".env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"JWT_SECRET", "REFRESH_SECRET"} {
+		if b, err := base64.StdEncoding.DecodeString(env[k]); err != nil || len(b) != 32 {
+			t.Errorf(".env %s=%q", k, env[k])
+		}
+	}
+	if env["JWT_SECRET"] == env["REFRESH_SECRET"] {
+		t.Error(".env: equal secrets")
+	}
+	if st, _ := os.Stat(filepath.Join(dir, ".env")); st.Mode().Perm() != 0o600 {
+		t.Errorf(".env mode %v, want 0600", st.Mode().Perm())
+	}
+	example, err := readEnvFile(filepath.Join(dir, ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if example["JWT_SECRET"] != "" || example["REFRESH_SECRET"] != "" || example["PORT"] != "8080" {
+		t.Errorf(".env.example: %v", example)
+	}
+	if _, ok := example["REDIS_URL"]; ok != (store == "redis") {
+		t.Errorf(".env.example, store %s: REDIS_URL listed: %v", store, ok)
+	}
+	if _, ok := example["DATABASE_URL"]; ok != postgres {
+		t.Errorf(".env.example, users %s: DATABASE_URL listed: %v", users, ok)
+	}
+	if !strings.Contains(read(".env.example"), "# TRUSTED_PROXIES=X-Forwarded-For") {
+		t.Error(".env.example does not document TRUSTED_PROXIES")
+	}
+	if !strings.Contains(read(".gitignore"), ".env") {
+		t.Error(".gitignore does not list .env")
+	}
+	readme, makefile := read("README.md"), read("Makefile")
+	for _, want := range []string{"go run .", "go test ./...", "go mod tidy", fw.Title, fw.Package + ".Require(", "`TRUSTED_PROXIES`"} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.md lacks %q", want)
+		}
+	}
+	if has := strings.Contains(readme, "`DATABASE_URL`"); has != postgres {
+		t.Errorf("users %s: README.md documents DATABASE_URL: %v", users, has)
+	}
+	for _, want := range []string{"run:\n\tgo run .", "test:\n\tgo test ./...", "build:\n\tgo build -o $(BIN) ."} {
+		if !strings.Contains(makefile, want) {
+			t.Errorf("Makefile lacks %q", want)
+		}
+	}
+}
+
+// TestPgxVersion: projects with --users postgres require the pgx that
+// pgstore is built and tested with.
+func TestPgxVersion(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "pgstore", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := modfile.Parse("go.mod", b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range mf.Require {
+		if r.Mod.Path == pgxModule {
+			if r.Mod.Version != pgxVersion {
+				t.Errorf("pgstore requires %s %s, new writes %s", pgxModule, r.Mod.Version, pgxVersion)
+			}
+			return
+		}
+	}
+	t.Errorf("pgstore/go.mod does not require %s", pgxModule)
 }
 
 // TestNewPrompts answers the questions asked on a terminal.
@@ -230,11 +281,11 @@ func TestNewPrompts(t *testing.T) {
 	base := t.TempDir()
 	dir := filepath.Join(base, "svc")
 	// A wrong framework is asked again; an empty answer takes the default.
-	r := cliWith(t, nil, dir+"\nchi\necho\n\nexample.com/you/svc\n", true, "new")
+	r := cliWith(t, nil, dir+"\nchi\necho\n\n\nexample.com/you/svc\n", true, "new")
 	if r.code != exitOK {
 		t.Fatal(r)
 	}
-	for _, want := range []string{"Project directory:", "Framework (gin, echo, fiber) [gin]:", `unknown framework "chi"`, "Session store (memory, redis) [memory]:", "Module path"} {
+	for _, want := range []string{"Project directory:", "Framework (gin, echo, fiber, nethttp) [gin]:", `unknown framework "chi"`, "Session store (memory, redis) [memory]:", "Accounts in (memory, postgres) [memory]:", "Module path"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("prompts lack %q:\n%s", want, r.stderr)
 		}
@@ -248,9 +299,15 @@ func TestNewPrompts(t *testing.T) {
 	if r.code != exitOK || r.stderr != "" || !strings.Contains(r.stdout, "Gin, in-memory store, module quiet") {
 		t.Errorf("--yes on a terminal: %v", r)
 	}
-	r = cliWith(t, nil, "\n", true, "new", filepath.Join(base, "partial"), "--framework", "fiber", "--module", "example.com/p")
+	r = cliWith(t, nil, "\n\n", true, "new", filepath.Join(base, "partial"), "--framework", "fiber", "--module", "example.com/p")
 	if r.code != exitOK || strings.Contains(r.stderr, "Framework") || !strings.Contains(r.stderr, "Session store") {
 		t.Errorf("partial flags on a terminal: %v", r)
+	}
+	// The user store's choices follow the session store's answer.
+	r = cliWith(t, nil, "nethttp\nredis\nmysql\npostgres\n", true, "new", filepath.Join(base, "pg"), "--module", "example.com/pg")
+	if r.code != exitOK || !strings.Contains(r.stderr, "Accounts in (redis, postgres) [redis]:") || !strings.Contains(r.stderr, `unknown user store "mysql"`) ||
+		!strings.Contains(r.stdout, "net/http, Redis store, accounts in PostgreSQL, module example.com/pg") {
+		t.Errorf("postgres at the prompt: %v", r)
 	}
 	// End of input at a prompt: nothing written.
 	r = cliWith(t, nil, "", true, "new", filepath.Join(base, "eof"))

@@ -43,7 +43,7 @@ func (o *outcome) record(kind string, a answer, took time.Duration, allowed ...i
 	}
 	// A login makes two store steps in a row (the account, then the new
 	// session), each bounded by the timeout, and hashes a password, which
-	// takes seconds when a busy 2-core machine also runs the load, three
+	// takes seconds when a busy 2-core machine also runs the load, four
 	// servers and Redis; other requests make one step.
 	bound := o.timeout + time.Second
 	if kind == "login" {
@@ -165,7 +165,7 @@ func load(t *testing.T, servers []*server, live, revoked, chains []session, o *o
 	return &wg
 }
 
-// TestRedisKilledUnderLoad: Redis (AOF on) is killed while three example
+// TestRedisKilledUnderLoad: Redis (AOF on) is killed while four example
 // processes serve traffic. Requests that need it get 503 store_unavailable
 // within the store timeout — never another 5xx, never a pass for a revoked
 // or missing token; when Redis is back the processes recover without a
@@ -213,7 +213,7 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	// AOF kept every session: the access tokens of the sessions opened before
 	// the crash verify, and revoked ones stay revoked.
 	for i, l := range live {
-		if a := call(t, "GET", servers[i%3].URL+"/api/profile", l.access, "", ""); a.Status != 200 {
+		if a := call(t, "GET", servers[i%len(servers)].URL+"/api/profile", l.access, "", ""); a.Status != 200 {
 			t.Errorf("session %s after the restart: %+v", l.email, a)
 		}
 	}
@@ -286,7 +286,7 @@ func TestClusterFailover(t *testing.T) {
 	// Every process serves every replicated session, and their refresh tokens
 	// still rotate.
 	for i, l := range live {
-		s := servers[i%3]
+		s := servers[i%len(servers)]
 		if a := call(t, "GET", s.URL+"/api/profile", l.access, "", ""); a.Status != 200 {
 			t.Errorf("%s on %s: %+v", l.email, s.Name, a)
 		}

@@ -1,6 +1,7 @@
 // Package e2e runs the example servers as separate processes and drives
 // them over HTTP: the README walk-through, the same answers from every
-// framework, and several processes sharing one Redis.
+// framework, several processes sharing one Redis, and accounts in
+// PostgreSQL.
 package e2e
 
 import (
@@ -15,11 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authenik8/authenik8-go/conformance/pgtest"
 	"github.com/authenik8/authenik8-go/conformance/proctest"
 	"github.com/authenik8/authenik8-go/conformance/redistest"
 )
 
-var frameworks = []string{"gin", "echo", "fiber"}
+var frameworks = []string{"gin", "echo", "fiber", "nethttp"}
 
 // binDir holds the example binaries, built once by TestMain.
 var binDir string
@@ -40,6 +42,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	redistest.StopAll()
+	pgtest.StopAll()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -9,6 +9,7 @@ package pgstoretest
 
 import (
 	"context"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -84,4 +85,38 @@ func Drop(t testing.TB, pool *pgxpool.Pool, schema string) {
 	if _, err := pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
 		t.Errorf("drop schema %s: %v", schema, err)
 	}
+}
+
+// Database creates a database of t's own on pgtest's server and returns its
+// URL (or connection string); the database is dropped, its connections
+// ended first, at t's cleanup. It is for programs with a fixed schema, such
+// as servers on pgstore's default, which a schema of the test's own cannot
+// isolate.
+func Database(t testing.TB) string {
+	t.Helper()
+	base := pgtest.URL(t)
+	pool := Pool(t, base)
+	name := "a8" + Schema()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := pool.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		// DROP DATABASE refuses a database in use; WITH (FORCE) needs 13.
+		_, err := pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name)
+		if err == nil {
+			_, err = pool.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize())
+		}
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	if u, err := url.Parse(base); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.Path = "/" + name
+		return u.String()
+	}
+	return base + " dbname=" + name
 }

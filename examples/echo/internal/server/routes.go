@@ -15,16 +15,18 @@ func (s *Server) Handler() http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(middleware.Recover())
-	e.IPExtractor = echo.ExtractIPDirect() // client IPs come from the connection; trust your proxies here
 
-	echoauth.Mount(e.Group("/auth"), s.Auth)
+	// Client IPs come from the connection, or from TRUSTED_PROXIES' header
+	// (Echo's RealIP and IPExtractor play no part).
+	auth := echoauth.New(s.Auth, trustedProxy(s.trustedProxy, echoauth.WithTrustedProxy)...)
+	auth.Mount(e.Group("/auth"))
 	e.GET("/.well-known/jwks.json", func(c echo.Context) error { return echoauth.Write(c, s.Auth.JWKSResponse()) })
 	e.GET("/healthz", func(c echo.Context) error { return echoauth.Write(c, s.Healthz()) })
 	e.GET("/readyz", func(c echo.Context) error { return echoauth.Write(c, s.Readyz(c.Request().Context())) })
 
 	// Middleware per route: on a group, Echo would answer 401 for unknown
 	// paths under /api too.
-	authenticated := echoauth.Authenticate(s.Auth) // 401 without a valid token of a live session
+	authenticated := auth.Authenticate() // 401 without a valid token of a live session
 	e.GET("/api/profile", func(c echo.Context) error {
 		claims, _ := echoauth.Claims(c)
 		return echoauth.Write(c, s.Profile(claims))
@@ -32,6 +34,6 @@ func (s *Server) Handler() http.Handler {
 	e.GET("/api/admin", func(c echo.Context) error {
 		claims, _ := echoauth.Claims(c)
 		return echoauth.Write(c, s.Admin(claims))
-	}, authenticated, echoauth.RequireAdmin()) // 403 without role admin
+	}, authenticated, auth.RequireAdmin()) // 403 without role admin
 	return e
 }

@@ -1,5 +1,5 @@
 // Package server wires Authenik8 into this service: the configuration
-// (config.go); the keys, the store, the auth core and the service's own
+// (config.go); the keys, the stores, the auth core and the service's own
 // answers (this file); the Echo v4 routes (routes.go); and the
 // HTTP server (serve.go).
 package server
@@ -11,19 +11,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/authenik8/authenik8-go/core"
 	"github.com/authenik8/authenik8-go/core/memstore"
+	"github.com/authenik8/authenik8-go/pgstore"
 	"github.com/authenik8/authenik8-go/redisstore"
 )
 
-// Server is the service: the auth core and the store behind it.
+// Server is the service: the auth core and the stores behind it.
 type Server struct {
 	Auth *core.Auth
 	Log  *slog.Logger
 
-	close func()
+	trustedProxy core.TrustedProxy // TRUSTED_PROXIES, for the adapter
+	stores       *stores
 }
 
 // New builds the Server for cfg: the keys, the store, the auth core and the
@@ -37,13 +42,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, accounts, closeStore, err := openStore(cfg, log)
+	st, err := openStores(cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	a, err := core.New(core.Config{
-		Store:         store,
-		Users:         accounts,
+		Store:         st.sessions,
+		Users:         st.accounts,
 		AccessKeys:    keys,
 		RefreshSecret: refreshSecret,
 		RateLimits:    cfg.RateLimits,
@@ -55,17 +60,20 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		},
 	})
 	if err == nil {
-		err = seedAdmin(cfg, accounts, log)
+		err = seedAdmin(cfg, st.accounts, log)
 	}
 	if err != nil {
-		closeStore()
+		st.close()
 		return nil, err
 	}
-	return &Server{Auth: a, Log: log, close: closeStore}, nil
+	if p := cfg.TrustedProxy; p.Header != "" {
+		log.Info("client IPs: from "+p.Header+" on connections from trusted proxies", "proxies", p.Proxies) // none listed: private networks
+	}
+	return &Server{Auth: a, Log: log, trustedProxy: cfg.TrustedProxy, stores: st}, nil
 }
 
-// Close releases the store.
-func (s *Server) Close() { s.close() }
+// Close releases the stores.
+func (s *Server) Close() { s.stores.close() }
 
 // The service's own answers are core.Responses, like those of the auth
 // routes, so that every framework writes them byte for byte alike with its
@@ -74,8 +82,10 @@ func (s *Server) Close() { s.close() }
 // Healthz answers GET /healthz: the process is up. No I/O.
 func (s *Server) Healthz() *core.Response { return healthy }
 
-// Readyz answers GET /readyz: 200 when the store answers within 2 seconds,
-// 503 store_unavailable when not.
+// Readyz answers GET /readyz: 200 when the session store answers within 2
+// seconds, 503 store_unavailable when not. PostgreSQL is left out: without it
+// only logins, registrations and refreshes fail, and an instance taken out
+// of rotation would also refuse the requests it can still serve.
 func (s *Server) Readyz(ctx context.Context) *core.Response {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -139,18 +149,82 @@ type users interface {
 	core.UserRegistrar
 }
 
-// openStore opens the session store and the user store.
-func openStore(cfg Config, log *slog.Logger) (core.Store, users, func(), error) {
+// stores are the session store and the user store.
+type stores struct {
+	sessions core.Store
+	accounts users
+	close    func()
+}
+
+// openStores opens the session store and the user store: the one place
+// that chooses them.
+func openStores(cfg Config, log *slog.Logger) (*stores, error) {
+	st := &stores{close: func() {}}
 	if cfg.RedisURL == "" {
-		log.Warn("store: in memory, because REDIS_URL is not set: sessions and accounts live in this process only")
-		return memstore.New(), memstore.NewUsers(nil), func() {}, nil
+		log.Warn("store: in memory, because REDIS_URL is not set: sessions live in this process only")
+		st.sessions, st.accounts = memstore.New(), memstore.NewUsers(nil)
+	} else {
+		rs, err := redisstore.Open(cfg.RedisURL, redisstore.Options{}) // its errors show the URL redacted
+		if err != nil {
+			return nil, err
+		}
+		log.Info("store: Redis", "url", core.RedactURL(cfg.RedisURL))
+		st.sessions, st.accounts, st.close = rs, rs.Users(), rs.Close
 	}
-	rs, err := redisstore.Open(cfg.RedisURL, redisstore.Options{}) // its errors show the URL redacted
+	if cfg.DatabaseURL == "" {
+		log.Warn("users: in the session store, because DATABASE_URL is not set")
+		return st, nil
+	}
+	pg, closePool, err := openUsers(cfg.DatabaseURL, log)
 	if err != nil {
-		return nil, nil, nil, err
+		st.close()
+		return nil, err
 	}
-	log.Info("store: Redis", "url", core.RedactURL(cfg.RedisURL))
-	return rs, rs.Users(), rs.Close, nil
+	closeSessions := st.close
+	st.accounts = pg
+	st.close = func() { closePool(); closeSessions() }
+	return st, nil
+}
+
+// openUsers opens the accounts in the PostgreSQL of DATABASE_URL and
+// brings their schema up to date: pgstore's migrations run at every start,
+// safely when several instances start at once.
+func openUsers(url string, log *slog.Logger) (*pgstore.Users, func(), error) {
+	// Only a URL can be shown redacted: a key=value connection string is
+	// refused without being echoed.
+	if u, err := core.ParseURL(url); err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err) // redacted by ParseURL
+	} else if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return nil, nil, errors.New("DATABASE_URL: not a postgres:// URL (postgres://user:password@host:5432/database)")
+	}
+	poolConfig, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", core.RedactURLError(url, err))
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), poolConfig) // connects on first use
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", core.RedactURLError(url, err))
+	}
+	accounts, err := pgstore.New(pool, pgstore.Options{})
+	if err == nil {
+		err = accounts.Migrate(context.Background()) // within pgstore.DefaultMigrateTimeout
+	}
+	if err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("DATABASE_URL %s: %w", core.RedactURL(url), core.RedactURLError(url, err))
+	}
+	log.Info("users: PostgreSQL", "url", core.RedactURL(url), "schema", accounts.Schema())
+	return accounts, pool.Close, nil
+}
+
+// trustedProxy returns the adapter's WithTrustedProxy option for
+// TRUSTED_PROXIES, or none: without it the adapter takes client IPs from
+// the connection.
+func trustedProxy[Option any](p core.TrustedProxy, with func(header string, proxies ...netip.Prefix) Option) []Option {
+	if p.Header == "" {
+		return nil
+	}
+	return []Option{with(p.Header, p.Proxies...)}
 }
 
 // accessKeys returns the keys of access tokens: the private JWK set

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/authenik8/authenik8-go/core"
 )
@@ -23,6 +26,11 @@ type Config struct {
 	// a cluster as redis://a:7000?addr=b:7000&addr=c:7000. Unset: the
 	// in-memory store, with a warning.
 	RedisURL string
+	// DATABASE_URL: postgres://[user:password@]host:5432/database[?sslmode=…]:
+	// accounts in PostgreSQL, in the schema authenik8, which the server
+	// creates or migrates at start; sessions stay in the session store.
+	// Unset: accounts live in the session store, with a warning.
+	DatabaseURL string
 	// JWT_SECRET: the HS256 access-token key itself, at least 32 bytes, so
 	// that other services can verify access tokens with it. Unset: a random
 	// key per start, with a warning.
@@ -42,6 +50,14 @@ type Config struct {
 	// "login_account=10/15m,login_ip=100/15m,register_ip=20/1h" (a limit
 	// left out keeps its default), or "off".
 	RateLimits core.RateLimits
+	// TRUSTED_PROXIES: the header a reverse proxy puts the client's address
+	// in, then the proxies' networks or addresses, such as
+	// "X-Forwarded-For 10.0.0.0/8,192.168.0.0/16" (no network listed:
+	// loopback, private and link-local ones). The client IP, recorded with
+	// sessions and counted by the per-IP limits, is then read from that
+	// header on connections from those proxies. Unset: the connection's
+	// address, whatever headers a client sends.
+	TrustedProxy core.TrustedProxy
 }
 
 // LoadConfig reads the configuration from the environment and, for the
@@ -65,15 +81,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		Port:              cmp.Or(getenv("PORT"), "8080"),
 		RedisURL:          getenv("REDIS_URL"),
+		DatabaseURL:       getenv("DATABASE_URL"),
 		JWTSecret:         getenv("JWT_SECRET"),
 		JWKS:              getenv("JWT_JWKS"),
 		RefreshSecret:     getenv("REFRESH_SECRET"),
 		SeedAdminEmail:    getenv("SEED_ADMIN_EMAIL"),
 		SeedAdminPassword: getenv("SEED_ADMIN_PASSWORD"),
 	}
-	var err error
-	c.RateLimits, err = parseRateLimits(getenv("RATE_LIMITS"))
-	return c, err
+	var err1, err2 error
+	c.RateLimits, err1 = parseRateLimits(getenv("RATE_LIMITS"))
+	c.TrustedProxy, err2 = parseTrustedProxies(getenv("TRUSTED_PROXIES"))
+	return c, errors.Join(err1, err2)
 }
 
 // parseRateLimits reads RATE_LIMITS: comma-separated name=max/window, or
@@ -105,6 +123,35 @@ func parseRateLimits(spec string) (core.RateLimits, error) {
 	}
 	return r, nil
 }
+
+// parseTrustedProxies reads TRUSTED_PROXIES: a header name, then networks
+// or addresses, separated by commas or spaces.
+func parseTrustedProxies(spec string) (core.TrustedProxy, error) {
+	fields := strings.FieldsFunc(spec, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	if len(fields) == 0 {
+		return core.TrustedProxy{}, nil
+	}
+	p := core.TrustedProxy{Header: fields[0]}
+	// RFC 7239's Forwarded header holds "for=…" pairs, not addresses.
+	if !headerName.MatchString(p.Header) || strings.EqualFold(p.Header, "Forwarded") {
+		return core.TrustedProxy{}, fmt.Errorf("TRUSTED_PROXIES: %q is not a header that lists client addresses; start with one, such as X-Forwarded-For or X-Real-IP, then the proxies' networks (e.g. X-Forwarded-For 10.0.0.0/8)", p.Header)
+	}
+	for _, f := range fields[1:] {
+		prefix, err := netip.ParsePrefix(f)
+		if err != nil {
+			if addr, err := netip.ParseAddr(f); err == nil {
+				prefix = netip.PrefixFrom(addr, addr.BitLen())
+			}
+		}
+		if !prefix.IsValid() {
+			return core.TrustedProxy{}, fmt.Errorf("TRUSTED_PROXIES: %q is neither a network (10.0.0.0/8) nor an address (10.0.0.7)", f)
+		}
+		p.Proxies = append(p.Proxies, prefix.Masked())
+	}
+	return p, nil
+}
+
+var headerName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
 
 // ReadEnvFile reads KEY=VALUE lines. Blank lines and lines starting with #
 // are skipped, a leading "export " is allowed, and a value wrapped in single

@@ -9,24 +9,25 @@ import (
 
 // routes adds the routes to app: the auth API under /auth, the public keys,
 // the probes, and the application's routes under /api. Add yours here.
-// Client IPs come from the connection; behind a proxy set
-// EnableTrustedProxyCheck, TrustedProxies and ProxyHeader in serve.go.
 func (s *Server) routes(app *fiber.App) {
 	app.Use(recover.New())
 
-	fiberauth.Mount(app.Group("/auth"), s.Auth)
+	// Client IPs come from the connection, or from TRUSTED_PROXIES' header
+	// (Fiber's c.IP(), ProxyHeader and TrustedProxies play no part).
+	auth := fiberauth.New(s.Auth, trustedProxy(s.trustedProxy, fiberauth.WithTrustedProxy)...)
+	auth.Mount(app.Group("/auth"))
 	app.Get("/.well-known/jwks.json", func(c *fiber.Ctx) error { return fiberauth.Write(c, s.Auth.JWKSResponse()) })
 	app.Get("/healthz", func(c *fiber.Ctx) error { return fiberauth.Write(c, s.Healthz()) })
 	app.Get("/readyz", func(c *fiber.Ctx) error { return fiberauth.Write(c, s.Readyz(c.UserContext())) })
 
 	// Middleware per route: on a group, Fiber would answer 401 for unknown
 	// paths under /api too.
-	authenticated := fiberauth.Authenticate(s.Auth) // 401 without a valid token of a live session
+	authenticated := auth.Authenticate() // 401 without a valid token of a live session
 	app.Get("/api/profile", authenticated, func(c *fiber.Ctx) error {
 		claims, _ := fiberauth.Claims(c)
 		return fiberauth.Write(c, s.Profile(claims))
 	})
-	app.Get("/api/admin", authenticated, fiberauth.RequireAdmin(), func(c *fiber.Ctx) error { // 403 without role admin
+	app.Get("/api/admin", authenticated, auth.RequireAdmin(), func(c *fiber.Ctx) error { // 403 without role admin
 		claims, _ := fiberauth.Claims(c)
 		return fiberauth.Write(c, s.Admin(claims))
 	})

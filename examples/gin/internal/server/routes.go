@@ -14,19 +14,21 @@ func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(gin.Recovery())
-	r.SetTrustedProxies(nil) // client IPs come from the connection; list your proxies here
 
-	ginauth.Mount(r.Group("/auth"), s.Auth)
+	// Client IPs come from the connection, or from TRUSTED_PROXIES' header
+	// (Gin's own ClientIP and trusted proxies play no part).
+	auth := ginauth.New(s.Auth, trustedProxy(s.trustedProxy, ginauth.WithTrustedProxy)...)
+	auth.Mount(r.Group("/auth"))
 	r.GET("/.well-known/jwks.json", func(c *gin.Context) { ginauth.Write(c, s.Auth.JWKSResponse()) })
 	r.GET("/healthz", func(c *gin.Context) { ginauth.Write(c, s.Healthz()) })
 	r.GET("/readyz", func(c *gin.Context) { ginauth.Write(c, s.Readyz(c.Request.Context())) })
 
-	api := r.Group("/api", ginauth.Authenticate(s.Auth)) // 401 without a valid token of a live session
+	api := r.Group("/api", auth.Authenticate()) // 401 without a valid token of a live session
 	api.GET("/profile", func(c *gin.Context) {
 		claims, _ := ginauth.Claims(c)
 		ginauth.Write(c, s.Profile(claims))
 	})
-	api.GET("/admin", ginauth.RequireAdmin(), func(c *gin.Context) { // 403 without role admin
+	api.GET("/admin", auth.RequireAdmin(), func(c *gin.Context) { // 403 without role admin
 		claims, _ := ginauth.Claims(c)
 		ginauth.Write(c, s.Admin(claims))
 	})

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +91,69 @@ func TestFromEnv(t *testing.T) {
 			t.Errorf("RATE_LIMITS=%s: %v", bad, err)
 		}
 	}
+	delete(env, "RATE_LIMITS")
+
+	for spec, want := range map[string]string{
+		"":                     "{ []}",
+		"X-Forwarded-For":      "{X-Forwarded-For []}",
+		"X-Real-IP 10.0.0.0/8": "{X-Real-IP [10.0.0.0/8]}",
+		" X-Forwarded-For 10.1.2.3/8, 192.168.0.0/16 10.0.0.7 ::1 ": "{X-Forwarded-For [10.0.0.0/8 192.168.0.0/16 10.0.0.7/32 ::1/128]}",
+	} {
+		env["TRUSTED_PROXIES"] = spec
+		cfg, err := FromEnv(func(k string) string { return env[k] })
+		if got := fmt.Sprint(cfg.TrustedProxy); err != nil || got != want {
+			t.Errorf("TRUSTED_PROXIES=%q: %s, %v; want %s", spec, got, err, want)
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/8", "10.0.0.0/8 X-Forwarded-For", "Forwarded", "X-Forwarded-For 10.0.0.0/33", "X-Forwarded-For proxy.internal", "X_Forwarded_For"} {
+		env["TRUSTED_PROXIES"] = bad
+		if _, err := FromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
+			t.Errorf("TRUSTED_PROXIES=%s: %v", bad, err)
+		}
+	}
+}
+
+// TestTrustedProxies: the client IP recorded with a session is the
+// connection's, whatever X-Forwarded-For says, unless TRUSTED_PROXIES names
+// the header and a network the connection comes from.
+func TestTrustedProxies(t *testing.T) {
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	for _, c := range []struct {
+		name  string
+		proxy core.TrustedProxy
+		want  string
+	}{
+		{"unset", core.TrustedProxy{}, "127.0.0.1"},
+		{"a proxy on loopback", core.TrustedProxy{Header: "X-Forwarded-For", Proxies: loopback}, "198.51.100.7"},
+		{"private networks by default", core.TrustedProxy{Header: "X-Forwarded-For"}, "198.51.100.7"},
+		{"a proxy elsewhere", core.TrustedProxy{Header: "X-Forwarded-For", Proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, "127.0.0.1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base := start(t, Config{TrustedProxy: c.proxy})
+			creds := fmt.Sprintf(`{"email":"ip-%d@example.com","password":"correct horse battery"}`, time.Now().UnixNano())
+			expect(t, "POST", base+"/auth/register", "", creds, 201)
+			req, _ := http.NewRequest("POST", base+"/auth/login", strings.NewReader(creds))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", "203.0.113.9, 198.51.100.7")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tokens struct {
+				AccessToken string `json:"access_token"`
+			}
+			json.NewDecoder(resp.Body).Decode(&tokens)
+			resp.Body.Close()
+			sessions := expect(t, "GET", base+"/auth/sessions", tokens.AccessToken, "", 200)
+			list, _ := sessions["sessions"].([]any)
+			if len(list) != 1 {
+				t.Fatalf("sessions: %v", sessions)
+			}
+			if ip := list[0].(map[string]any)["ip"]; ip != c.want {
+				t.Errorf("the session's IP is %v, want %s", ip, c.want)
+			}
+		})
+	}
 }
 
 func TestReadEnvFile(t *testing.T) {
@@ -111,11 +175,13 @@ func TestReadEnvFile(t *testing.T) {
 
 // start serves a Server for cfg, with fresh secrets, on a loopback port
 // until the test ends, and returns its base URL. It runs on the in-memory
-// store, or on the Redis of TEST_REDIS_URL when set.
+// store, or on the Redis of TEST_REDIS_URL when set, with accounts in the PostgreSQL of
+// TEST_DATABASE_URL when set.
 func start(t *testing.T, cfg Config) string {
 	t.Helper()
 	cfg.JWTSecret, cfg.RefreshSecret = randomSecret(), randomSecret()
 	cfg.RedisURL = os.Getenv("TEST_REDIS_URL")
+	cfg.DatabaseURL = os.Getenv("TEST_DATABASE_URL")
 	srv, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,248 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authenik8/authenik8-go/core"
+)
+
+// TestAuthFlow runs the service on a loopback port and walks through
+// register → login → refresh → logout → admin denied over HTTP.
+func TestAuthFlow(t *testing.T) {
+	base := start(t, Config{})
+	creds := fmt.Sprintf(`{"email":"ada-%d@example.com","password":"correct horse battery"}`, time.Now().UnixNano())
+
+	expect(t, "POST", base+"/auth/register", "", creds, 201)
+	tokens := expect(t, "POST", base+"/auth/login", "", creds, 200)
+	access, refresh := str(tokens["access_token"]), str(tokens["refresh_token"])
+	if access == "" || refresh == "" || tokens["token_type"] != "Bearer" {
+		t.Fatalf("login answered %v", tokens)
+	}
+	expect(t, "GET", base+"/api/profile", access, "", 200)
+
+	// Refresh: a new pair; replaying the spent token is refused.
+	next := expect(t, "POST", base+"/auth/refresh", "", `{"refresh_token":"`+refresh+`"}`, 200)
+	access = str(next["access_token"])
+	if body := expect(t, "POST", base+"/auth/refresh", "", `{"refresh_token":"`+refresh+`"}`, 401); body["error"] != "refresh_conflict" {
+		t.Errorf("replayed refresh token: %v, want refresh_conflict", body)
+	}
+
+	// Logout ends the session and its access tokens.
+	expect(t, "POST", base+"/auth/logout", access, "", 204)
+	if body := expect(t, "GET", base+"/api/profile", access, "", 401); body["error"] != "token_revoked" {
+		t.Errorf("profile after logout: %v, want token_revoked", body)
+	}
+
+	// A user is not an admin.
+	access = str(expect(t, "POST", base+"/auth/login", "", creds, 200)["access_token"])
+	if body := expect(t, "GET", base+"/api/admin", access, "", 403); body["error"] != "forbidden" {
+		t.Errorf("admin page for a user: %v, want forbidden", body)
+	}
+}
+
+// TestSeedAdmin checks that the seeded admin may see the admin page.
+func TestSeedAdmin(t *testing.T) {
+	email := fmt.Sprintf("admin-%d@example.com", time.Now().UnixNano())
+	base := start(t, Config{SeedAdminEmail: email, SeedAdminPassword: "correct horse battery"})
+	creds := fmt.Sprintf(`{"email":%q,"password":"correct horse battery"}`, email)
+	access := str(expect(t, "POST", base+"/auth/login", "", creds, 200)["access_token"])
+	expect(t, "GET", base+"/api/admin", access, "", 200)
+}
+
+func TestProbes(t *testing.T) {
+	base := start(t, Config{})
+	expect(t, "GET", base+"/healthz", "", "", 200)
+	expect(t, "GET", base+"/readyz", "", "", 200)
+	if keys := expect(t, "GET", base+"/.well-known/jwks.json", "", "", 200); keys["keys"] == nil {
+		t.Errorf("jwks: %v", keys)
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	env := map[string]string{"RATE_LIMITS": "login_ip=5/1m, register_ip=2/1h"}
+	cfg, err := FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != "8080" || cfg.RateLimits.LoginPerIP != (core.Limit{Max: 5, Window: time.Minute}) || cfg.RateLimits.RegisterPerIP != (core.Limit{Max: 2, Window: time.Hour}) {
+		t.Errorf("FromEnv = %+v", cfg)
+	}
+	env["RATE_LIMITS"] = "off"
+	if cfg, err := FromEnv(func(k string) string { return env[k] }); err != nil || !cfg.RateLimits.Disabled {
+		t.Errorf("RATE_LIMITS=off: %+v, %v", cfg.RateLimits, err)
+	}
+	for _, bad := range []string{"login_ip=5", "login_ip=0/1m", "login_ip=5/soon", "logins=5/1m", "on"} {
+		env["RATE_LIMITS"] = bad
+		if _, err := FromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "RATE_LIMITS") {
+			t.Errorf("RATE_LIMITS=%s: %v", bad, err)
+		}
+	}
+	delete(env, "RATE_LIMITS")
+
+	for spec, want := range map[string]string{
+		"":                     "{ []}",
+		"X-Forwarded-For":      "{X-Forwarded-For []}",
+		"X-Real-IP 10.0.0.0/8": "{X-Real-IP [10.0.0.0/8]}",
+		" X-Forwarded-For 10.1.2.3/8, 192.168.0.0/16 10.0.0.7 ::1 ": "{X-Forwarded-For [10.0.0.0/8 192.168.0.0/16 10.0.0.7/32 ::1/128]}",
+	} {
+		env["TRUSTED_PROXIES"] = spec
+		cfg, err := FromEnv(func(k string) string { return env[k] })
+		if got := fmt.Sprint(cfg.TrustedProxy); err != nil || got != want {
+			t.Errorf("TRUSTED_PROXIES=%q: %s, %v; want %s", spec, got, err, want)
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/8", "10.0.0.0/8 X-Forwarded-For", "Forwarded", "X-Forwarded-For 10.0.0.0/33", "X-Forwarded-For proxy.internal", "X_Forwarded_For"} {
+		env["TRUSTED_PROXIES"] = bad
+		if _, err := FromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
+			t.Errorf("TRUSTED_PROXIES=%s: %v", bad, err)
+		}
+	}
+}
+
+// TestTrustedProxies: the client IP recorded with a session is the
+// connection's, whatever X-Forwarded-For says, unless TRUSTED_PROXIES names
+// the header and a network the connection comes from.
+func TestTrustedProxies(t *testing.T) {
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	for _, c := range []struct {
+		name  string
+		proxy core.TrustedProxy
+		want  string
+	}{
+		{"unset", core.TrustedProxy{}, "127.0.0.1"},
+		{"a proxy on loopback", core.TrustedProxy{Header: "X-Forwarded-For", Proxies: loopback}, "198.51.100.7"},
+		{"private networks by default", core.TrustedProxy{Header: "X-Forwarded-For"}, "198.51.100.7"},
+		{"a proxy elsewhere", core.TrustedProxy{Header: "X-Forwarded-For", Proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, "127.0.0.1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base := start(t, Config{TrustedProxy: c.proxy})
+			creds := fmt.Sprintf(`{"email":"ip-%d@example.com","password":"correct horse battery"}`, time.Now().UnixNano())
+			expect(t, "POST", base+"/auth/register", "", creds, 201)
+			req, _ := http.NewRequest("POST", base+"/auth/login", strings.NewReader(creds))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", "203.0.113.9, 198.51.100.7")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tokens struct {
+				AccessToken string `json:"access_token"`
+			}
+			json.NewDecoder(resp.Body).Decode(&tokens)
+			resp.Body.Close()
+			sessions := expect(t, "GET", base+"/auth/sessions", tokens.AccessToken, "", 200)
+			list, _ := sessions["sessions"].([]any)
+			if len(list) != 1 {
+				t.Fatalf("sessions: %v", sessions)
+			}
+			if ip := list[0].(map[string]any)["ip"]; ip != c.want {
+				t.Errorf("the session's IP is %v, want %s", ip, c.want)
+			}
+		})
+	}
+}
+
+func TestReadEnvFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	os.WriteFile(path, []byte("# comment\n\nPORT=9090\nexport JWT_SECRET='a b'\nREFRESH_SECRET=\"x=y\"\n"), 0o600)
+	got, err := ReadEnvFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"PORT": "9090", "JWT_SECRET": "a b", "REFRESH_SECRET": "x=y"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ReadEnvFile = %v, want %v", got, want)
+	}
+	os.WriteFile(path, []byte("oops\n"), 0o600)
+	if _, err := ReadEnvFile(path); err == nil {
+		t.Error("a line without = was accepted")
+	}
+}
+
+// start serves a Server for cfg, with fresh secrets, on a loopback port
+// until the test ends, and returns its base URL. It runs on the in-memory
+// store, or on the Redis of TEST_REDIS_URL when set, with accounts in the PostgreSQL of
+// TEST_DATABASE_URL when set.
+func start(t *testing.T, cfg Config) string {
+	t.Helper()
+	cfg.JWTSecret, cfg.RefreshSecret = randomSecret(), randomSecret()
+	cfg.RedisURL = os.Getenv("TEST_REDIS_URL")
+	cfg.DatabaseURL = os.Getenv("TEST_DATABASE_URL")
+	srv, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		client.CloseIdleConnections() // a graceful shutdown waits for open connections
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		srv.Close()
+	})
+	return "http://" + l.Addr().String()
+}
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+// expect sends a request (a JSON body when body is not empty, a bearer
+// token when token is not empty), checks the status and returns the JSON
+// body of the answer, if any.
+func expect(t *testing.T, method, url, token, body string, status int) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s: %d %s, want %d", method, url, resp.StatusCode, raw, status)
+	}
+	var v map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("%s %s: body %q: %v", method, url, raw, err)
+		}
+	}
+	return v
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
