@@ -126,24 +126,33 @@ func (w *workspace) selfContained(m *gomod) bool {
 
 // version is the one version at which the modules require each other.
 func (w *workspace) version() (string, error) {
-	seen := map[string][]string{}
+	by := map[string][]string{} // version → "dir requires path"
 	for _, m := range w.modules {
 		for _, r := range w.siblings(m) {
-			seen[r.Mod.Version] = append(seen[r.Mod.Version], m.dir+" requires "+r.Mod.Path+" "+r.Mod.Version)
+			by[r.Mod.Version] = append(by[r.Mod.Version], m.dir+" requires "+r.Mod.Path+" "+r.Mod.Version)
 		}
 	}
-	if len(seen) == 0 {
+	if len(by) == 0 {
 		return "", errors.New("no module requires another: no version to read")
 	}
-	if len(seen) > 1 {
-		var lines []string
-		for _, l := range seen {
-			lines = append(lines, l...)
+	if len(by) > 1 {
+		// The odd ones out: every version but the most required one.
+		var most string
+		for v, l := range by {
+			if len(l) > len(by[most]) || len(l) == len(by[most]) && v > most {
+				most = v
+			}
 		}
-		slices.Sort(lines)
-		return "", fmt.Errorf("the modules require each other at %d different versions:\n  %s", len(seen), strings.Join(lines, "\n  "))
+		var odd []string
+		for v, l := range by {
+			if v != most {
+				odd = append(odd, l...)
+			}
+		}
+		slices.Sort(odd)
+		return "", fmt.Errorf("the modules must require each other at one version; most say %s, but:\n  %s", most, strings.Join(odd, "\n  "))
 	}
-	for v := range seen {
+	for v := range by {
 		if !isReleaseVersion(v) {
 			return "", fmt.Errorf("the modules require each other at %s, not a release version vX.Y.Z", v)
 		}
