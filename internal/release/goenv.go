@@ -53,7 +53,7 @@ func (w *workspace) newStrangerEnv(proxyDir, modcache string) (*strangerEnv, err
 	if modcache == "" {
 		cache, err := os.UserCacheDir()
 		if err != nil {
-			return nil, err
+			cache = os.TempDir() // no HOME: still one place for every run
 		}
 		modcache = filepath.Join(cache, "authenik8-go", "stranger-modcache")
 	}
