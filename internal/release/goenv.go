@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/module"
@@ -23,8 +24,22 @@ import (
 // refreshes a version it holds.
 type strangerEnv struct {
 	env      []string
+	flags    string // the user's GOFLAGS
 	modcache string
 	unlock   func()
+}
+
+// readonly is the environment with -mod=readonly, the go command's default:
+// for commands that must not write a go.mod or go.sum, including go
+// commands that a module's tests start in its directory (go/build does).
+func (se *strangerEnv) readonly() []string {
+	env := slices.Clone(se.env)
+	for i, kv := range env {
+		if strings.HasPrefix(kv, "GOFLAGS=") {
+			env[i] = "GOFLAGS=" + strings.TrimSpace(se.flags+" -modcacherw")
+		}
+	}
+	return env
 }
 
 // goEnv holds the go command's settings that the stranger's environment
@@ -75,7 +90,7 @@ func (w *workspace) newStrangerEnv(proxyDir, modcache string) (*strangerEnv, err
 	if ge.GOPROXY != "" && ge.GOPROXY != "off" {
 		proxies = append(proxies, ge.GOPROXY)
 	}
-	se := &strangerEnv{modcache: modcache, unlock: unlock}
+	se := &strangerEnv{flags: ge.GOFLAGS, modcache: modcache, unlock: unlock}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {

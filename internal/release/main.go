@@ -4,7 +4,7 @@
 //	bump vX.Y.Z                           the release's rewrite alone
 //	consumer [-keep]                      make consumer
 //	tidy [-check]                         make tidy, make tidy-check
-//	gowork-off go-args…                   make test-gowork-off
+//	gowork-off [-only dirs] go-args…      make test-gowork-off
 //	proxy -dir d                          a file proxy of the checkout, for a look
 //
 // Every module of go.work is one of ours, released together at one version;
@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 func main() {
@@ -91,10 +92,24 @@ func cli(args []string) error {
 		}
 		return w.tidy(*check, *modcache, os.Stdout)
 	case "gowork-off":
-		if len(rest) == 0 {
+		only := fs.String("only", "", "comma-separated module directories (default: all)")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
 			return errors.New("gowork-off: the go command's arguments expected, e.g. test ./...")
 		}
-		return w.goworkOff(rest, *modcache, os.Stdout)
+		var keep []*gomod
+		if *only != "" {
+			for _, d := range strings.Split(*only, ",") {
+				m := w.byDir(d)
+				if m == nil {
+					return fmt.Errorf("gowork-off: no module %s in go.work", d)
+				}
+				keep = append(keep, m)
+			}
+		}
+		return w.goworkOff(fs.Args(), keep, *modcache, os.Stdout)
 	case "proxy":
 		dir := fs.String("dir", "", "directory to write the proxy into")
 		version := fs.String("version", "", "version to serve the modules at (default: the one they require each other at)")

@@ -246,3 +246,40 @@ func mustRead(t *testing.T, name string) []byte {
 	}
 	return b
 }
+
+// make test-gowork-off runs the CLI's tests on the file proxy without
+// writing the CLI's go.sum, even when a test starts a go command in the
+// module's directory (go/build does, for one).
+func TestGoworkOffLeavesGoSumAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI's tests: -short skips it")
+	}
+	root := scratchRepo(t)
+	write(t, filepath.Join(root, "cmd", "authenik8", "nested_test.go"), `package main
+
+import (
+	"os/exec"
+	"testing"
+)
+
+func TestNestedGoCommand(t *testing.T) {
+	if out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput(); err != nil {
+		t.Logf("go list: %v\n%s", err, out) // may fail; it must not write go.sum
+	}
+}
+`)
+	gitIn(t, root, "add", "-A")
+	gitIn(t, root, "commit", "-q", "-m", "nested go command")
+	w, err := loadWorkspace(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := w.byDir("cmd/authenik8")
+	var out bytes.Buffer
+	if err := w.goworkOff([]string{"test", "-count=1", "-run", "TestNestedGoCommand", "."}, []*gomod{cli}, "", &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if status := gitIn(t, root, "status", "--porcelain"); status != "" {
+		t.Errorf("gowork-off changed the checkout:\n%s", status)
+	}
+}

@@ -228,11 +228,17 @@ func (w *workspace) cycle() []string {
 
 // goworkOff runs `go args…` in every module on its own (GOWORK=off). A
 // module that cannot resolve its siblings alone runs on the file proxy,
-// with scratch copies of its go.mod and go.sum (-modfile), since the
-// stranger's -mod=mod writes missing checksums.
-func (w *workspace) goworkOff(args []string, modcache string, log io.Writer) error {
+// with scratch copies of its go.mod and go.sum (-modfile) that a tidy
+// completes with the siblings' checksums; then -mod=readonly, so that
+// nothing writes the module's own go.sum (its tests may run go commands in
+// its directory, without -modfile).
+// Only the modules in only run, all when it is empty.
+func (w *workspace) goworkOff(args []string, only []*gomod, modcache string, log io.Writer) error {
+	if len(only) == 0 {
+		only = w.modules
+	}
 	var pe *proxyEnv
-	for _, m := range w.modules {
+	for _, m := range only {
 		dir := filepath.Join(w.root, filepath.FromSlash(m.dir))
 		cmd := exec.Command("go", args...)
 		cmd.Dir, cmd.Env = dir, append(os.Environ(), "GOWORK=off")
@@ -260,10 +266,14 @@ func (w *workspace) goworkOff(args []string, modcache string, log io.Writer) err
 			if err := os.WriteFile(filepath.Join(tmp, "go.sum"), sum, 0o644); err != nil {
 				return err
 			}
+			modfile := "-modfile=" + filepath.Join(tmp, "go.mod")
+			if _, err := run(pe.goCmd(dir, "mod", "tidy", modfile)); err != nil {
+				return err
+			}
 			// -modfile goes first: flags after a test's package list
 			// would be the test binary's.
-			cmd.Args = slices.Insert(slices.Clone(cmd.Args), 2, "-modfile="+filepath.Join(tmp, "go.mod"))
-			cmd.Env = pe.env
+			cmd.Args = slices.Insert(slices.Clone(cmd.Args), 2, modfile)
+			cmd.Env = pe.readonly()
 		}
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("%s: go %s: %w", m.dir, strings.Join(args, " "), err)
