@@ -29,6 +29,16 @@ type strangerEnv struct {
 	unlock   func()
 }
 
+// defaultModcache is the stranger's module cache unless -modcache says
+// otherwise: one for every checkout, so that builds stay warm.
+func defaultModcache() string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir() // no HOME: still one place for every run
+	}
+	return filepath.Join(cache, "authenik8-go", "stranger-modcache")
+}
+
 // readonly is the environment with -mod=readonly, the go command's default:
 // for commands that must not write a go.mod or go.sum, including go
 // commands that a module's tests start in its directory (go/build does).
@@ -66,16 +76,12 @@ func (w *workspace) newStrangerEnv(proxyDir, modcache string) (*strangerEnv, err
 		return nil, err
 	}
 	if modcache == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir() // no HOME: still one place for every run
-		}
-		modcache = filepath.Join(cache, "authenik8-go", "stranger-modcache")
+		modcache = defaultModcache()
 	}
 	if err := os.MkdirAll(modcache, 0o755); err != nil {
 		return nil, err
 	}
-	unlock, err := lockDir(modcache)
+	unlock, err := lockDir(modcache, lockWait)
 	if err != nil {
 		return nil, err
 	}

@@ -283,3 +283,43 @@ func TestNestedGoCommand(t *testing.T) {
 		t.Errorf("gowork-off changed the checkout:\n%s", status)
 	}
 }
+
+// gowork-off holds the stranger's module cache lock for the CLI's run only:
+// the next module's tests (the release tool's own) take it too, and would
+// wait forever on their parent.
+func TestGoworkOffReleasesTheLock(t *testing.T) {
+	w, err := loadWorkspace(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modcache := t.TempDir()
+	probe := &lockProbe{t: t, modcache: modcache, at: "internal/release"}
+	only := []*gomod{w.byDir("cmd/authenik8"), w.byDir("internal/release")}
+	if err := w.goworkOff([]string{"list", "-m"}, only, modcache, probe); err != nil {
+		t.Fatal(err)
+	}
+	if !probe.checked {
+		t.Fatal("the probe never ran")
+	}
+}
+
+// lockProbe tries the lock when the log announces the module at.
+type lockProbe struct {
+	t        *testing.T
+	modcache string
+	at       string
+	checked  bool
+}
+
+func (p *lockProbe) Write(b []byte) (int, error) {
+	if bytes.HasPrefix(b, []byte("== GOWORK=off")) && bytes.HasSuffix(bytes.TrimSpace(b), []byte(" "+p.at)) {
+		p.checked = true
+		unlock, err := lockDir(p.modcache, 0)
+		if err != nil {
+			p.t.Errorf("the lock is still held when %s starts: %v", p.at, err)
+		} else {
+			unlock()
+		}
+	}
+	return len(b), nil
+}

@@ -232,54 +232,58 @@ func (w *workspace) cycle() []string {
 // completes with the siblings' checksums; then -mod=readonly, so that
 // nothing writes the module's own go.sum (its tests may run go commands in
 // its directory, without -modfile).
-// Only the modules in only run, all when it is empty.
+// Only the modules in only run, all when it is empty. The file proxy and
+// the module cache's lock are held for one module's run only: the release
+// tool's own tests, run here, take that lock too.
 func (w *workspace) goworkOff(args []string, only []*gomod, modcache string, log io.Writer) error {
 	if len(only) == 0 {
 		only = w.modules
 	}
-	var pe *proxyEnv
 	for _, m := range only {
-		dir := filepath.Join(w.root, filepath.FromSlash(m.dir))
-		cmd := exec.Command("go", args...)
-		cmd.Dir, cmd.Env = dir, append(os.Environ(), "GOWORK=off")
-		cmd.Stdout, cmd.Stderr = log, log
 		fmt.Fprintf(log, "== GOWORK=off go %s %s\n", strings.Join(args, " "), m.dir)
-		if !w.selfContained(m) {
-			if pe == nil {
-				var err error
-				if pe, err = w.proxyEnv(modcache); err != nil {
-					return err
-				}
-				defer pe.cleanup()
-			}
-			tmp, err := os.MkdirTemp(pe.tmp, "modfile-")
-			if err != nil {
-				return err
-			}
-			sum, err := readOptional(filepath.Join(dir, "go.sum"))
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(tmp, "go.mod"), m.data, 0o644); err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(tmp, "go.sum"), sum, 0o644); err != nil {
-				return err
-			}
-			modfile := "-modfile=" + filepath.Join(tmp, "go.mod")
-			if _, err := run(pe.goCmd(dir, "mod", "tidy", modfile)); err != nil {
-				return err
-			}
-			// -modfile goes first: flags after a test's package list
-			// would be the test binary's.
-			cmd.Args = slices.Insert(slices.Clone(cmd.Args), 2, modfile)
-			cmd.Env = pe.readonly()
-		}
-		if err := cmd.Run(); err != nil {
+		if err := w.goworkOffModule(m, args, modcache, log); err != nil {
 			return fmt.Errorf("%s: go %s: %w", m.dir, strings.Join(args, " "), err)
 		}
 	}
 	return nil
+}
+
+func (w *workspace) goworkOffModule(m *gomod, args []string, modcache string, log io.Writer) error {
+	dir := filepath.Join(w.root, filepath.FromSlash(m.dir))
+	cmd := exec.Command("go", args...)
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "GOWORK=off")
+	cmd.Stdout, cmd.Stderr = log, log
+	if w.selfContained(m) {
+		return cmd.Run()
+	}
+	pe, err := w.proxyEnv(modcache)
+	if err != nil {
+		return err
+	}
+	defer pe.cleanup()
+	tmp, err := os.MkdirTemp(pe.tmp, "modfile-")
+	if err != nil {
+		return err
+	}
+	sum, err := readOptional(filepath.Join(dir, "go.sum"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), m.data, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "go.sum"), sum, 0o644); err != nil {
+		return err
+	}
+	modfile := "-modfile=" + filepath.Join(tmp, "go.mod")
+	if _, err := run(pe.goCmd(dir, "mod", "tidy", modfile)); err != nil {
+		return err
+	}
+	// -modfile goes first: flags after a test's package list would be the
+	// test binary's.
+	cmd.Args = slices.Insert(slices.Clone(cmd.Args), 2, modfile)
+	cmd.Env = pe.readonly()
+	return cmd.Run()
 }
 
 func readOptional(name string) ([]byte, error) {
