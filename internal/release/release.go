@@ -66,6 +66,17 @@ func (w *workspace) release(o releaseOptions) error {
 		}
 	}
 
+	if ok, err := w.changelogHas(v); err != nil {
+		return err
+	} else if !ok {
+		msg := "CHANGELOG.md has no \"## [" + strings.TrimPrefix(v, "v") + "]\" entry: rename \"Unreleased\" first"
+		if o.apply {
+			problems = append(problems, msg)
+		} else {
+			fmt.Fprintf(o.log, "note: %s\n", msg)
+		}
+	}
+
 	mode := "dry run: nothing is changed; APPLY=1 to act"
 	if o.apply {
 		mode = "applying"
@@ -154,6 +165,16 @@ func (w *workspace) release(o releaseOptions) error {
 	}
 	fmt.Fprintf(o.log, "\nTagged %d modules at %s. Nothing was pushed; to publish:\n  git push origin HEAD %s\n", len(tags), v, strings.Join(tags, " "))
 	return nil
+}
+
+// changelogHas reports whether CHANGELOG.md has an entry for v; true when
+// there is no changelog at all.
+func (w *workspace) changelogHas(v string) (bool, error) {
+	b, err := readOptional(filepath.Join(w.root, "CHANGELOG.md"))
+	if err != nil || b == nil {
+		return true, err
+	}
+	return bytes.Contains(b, []byte("## ["+strings.TrimPrefix(v, "v")+"]")), nil
 }
 
 func commitMessage(v string) string {

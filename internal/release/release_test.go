@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -140,6 +141,19 @@ func TestApplyInScratchClone(t *testing.T) {
 	}
 	root := scratchRepo(t)
 	marker := filepath.Join(t.TempDir(), "tests-ran")
+	// Without a CHANGELOG entry for the version, the release refuses.
+	w0, err := loadWorkspace(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w0.release(releaseOptions{version: "v0.2.0", apply: true, log: io.Discard}); err == nil || !strings.Contains(err.Error(), "CHANGELOG.md") {
+		t.Fatalf("release without a CHANGELOG entry: %v, want a refusal", err)
+	}
+	if status := gitIn(t, root, "status", "--porcelain"); status != "" {
+		t.Fatalf("the refused release changed the tree:\n%s", status)
+	}
+	write(t, filepath.Join(root, "CHANGELOG.md"), "# Changelog\n\n## [0.2.0] - 2026-12-01\n\n### Added\n\n- Things.\n")
+	gitIn(t, root, "commit", "-q", "-am", "CHANGELOG for 0.2.0")
 	w, err := loadWorkspace(root)
 	if err != nil {
 		t.Fatal(err)
