@@ -1,16 +1,30 @@
 # One command runs every test of every module: `make test`.
 # (`go test ./...` at the root does not cross the modules of the workspace.)
+# Modules come from go.work; none is listed here.
 
 GO      ?= go
 MODULES := $(shell $(GO) list -m -f '{{.Dir}}' | sed "s|^$(CURDIR)/||" | sort)
+# The libraries: every module but the examples, the benchmarks, commands
+# and internal tooling.
+LIBRARIES := $(filter-out examples bench cmd/% internal/%,$(MODULES))
 TESTFLAGS ?= -count=1 -timeout 30m
+# The release tooling (internal/release), run outside the workspace so that
+# a broken go.mod elsewhere cannot stop it.
+RELEASE := GOWORK=off $(GO) -C internal/release run .
 
-.PHONY: test vet test-gowork-off tidy-check check bench fuzz modules
+.PHONY: test test-race vet test-gowork-off tidy tidy-check consumer release check bench fuzz modules
 
 test:
 	@set -e; for m in $(MODULES); do \
 		echo "== go test $$m"; \
 		(cd $$m && $(GO) test $(TESTFLAGS) ./...); \
+	done
+
+# The libraries under the race detector.
+test-race:
+	@set -e; for m in $(LIBRARIES); do \
+		echo "== go test -race $$m"; \
+		(cd $$m && $(GO) test -race $(TESTFLAGS) ./...); \
 	done
 
 vet:
@@ -19,18 +33,31 @@ vet:
 		(cd $$m && $(GO) vet ./...); \
 	done
 
-# Each module on its own, as users get it: go.mod's replace directives only.
+# Each module on its own (GOWORK=off): the libraries through their replace
+# lines, the CLI (which has none) through a file proxy of the checkout.
 test-gowork-off:
-	@set -e; for m in $(MODULES); do \
-		echo "== GOWORK=off go test $$m"; \
-		(cd $$m && GOWORK=off $(GO) test $(TESTFLAGS) ./...); \
-	done
+	$(RELEASE) gowork-off test $(TESTFLAGS) ./...
+
+# go mod tidy in every module; tidy-check changes nothing and fails when
+# tidy would change a go.mod or go.sum, when the modules require each other
+# in a cycle or at more than one version, or when a go.sum records a
+# sibling's checksum.
+tidy:
+	$(RELEASE) tidy
 
 tidy-check:
-	@set -e; for m in $(MODULES); do \
-		echo "== go mod tidy -diff $$m"; \
-		(cd $$m && GOWORK=off $(GO) mod tidy -diff); \
-	done
+	$(RELEASE) tidy -check
+
+# A stranger's use of the modules from a module proxy: `authenik8 new` for
+# every framework, and the README's server. About a minute with warm caches.
+consumer:
+	$(RELEASE) consumer
+
+# make release VERSION=vX.Y.Z prints the plan; APPLY=1 rewrites the
+# requirements, tidies, runs `make test consumer`, commits and tags.
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=vX.Y.Z [APPLY=1]" >&2; exit 2; }
+	$(RELEASE) release $(if $(filter 1,$(APPLY)),-apply) $(VERSION)
 
 check: test vet test-gowork-off tidy-check
 

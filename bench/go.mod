@@ -4,12 +4,12 @@ go 1.25.0
 
 require (
 	github.com/appleboy/gin-jwt/v2 v2.10.3
-	github.com/authenik8/authenik8-go/adapters/echo v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/adapters/fiber v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/adapters/gin v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/redisstore v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/adapters/echo v0.1.0
+	github.com/authenik8/authenik8-go/adapters/fiber v0.1.0
+	github.com/authenik8/authenik8-go/adapters/gin v0.1.0
+	github.com/authenik8/authenik8-go/conformance v0.1.0
+	github.com/authenik8/authenik8-go/core v0.1.0
+	github.com/authenik8/authenik8-go/redisstore v0.1.0
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/contrib/jwt v1.1.2
 	github.com/gofiber/fiber/v2 v2.52.15

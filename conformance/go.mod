@@ -2,7 +2,7 @@ module github.com/authenik8/authenik8-go/conformance
 
 go 1.25.0
 
-require github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
+require github.com/authenik8/authenik8-go/core v0.1.0
 
 require (
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1 // indirect

@@ -9,7 +9,6 @@ require (
 )
 
 require (
-	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1 // indirect
 	github.com/goccy/go-json v0.10.6 // indirect
 	github.com/lestrrat-go/blackmagic v1.0.4 // indirect
@@ -20,5 +19,3 @@ require (
 	github.com/segmentio/asm v1.2.1 // indirect
 	golang.org/x/sys v0.46.0 // indirect
 )
-
-replace github.com/authenik8/authenik8-go/conformance => ../conformance

@@ -3,14 +3,14 @@ module github.com/authenik8/authenik8-go/examples
 go 1.25.0
 
 require (
-	github.com/authenik8/authenik8-go/adapters/echo v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/adapters/fiber v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/adapters/gin v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/adapters/nethttp v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/pgstore v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/redisstore v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/adapters/echo v0.1.0
+	github.com/authenik8/authenik8-go/adapters/fiber v0.1.0
+	github.com/authenik8/authenik8-go/adapters/gin v0.1.0
+	github.com/authenik8/authenik8-go/adapters/nethttp v0.1.0
+	github.com/authenik8/authenik8-go/conformance v0.1.0
+	github.com/authenik8/authenik8-go/core v0.1.0
+	github.com/authenik8/authenik8-go/pgstore v0.1.0
+	github.com/authenik8/authenik8-go/redisstore v0.1.0
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/jackc/pgx/v5 v5.12.0

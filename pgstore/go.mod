@@ -3,9 +3,9 @@ module github.com/authenik8/authenik8-go/pgstore
 go 1.25.0
 
 require (
-	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/redisstore v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/conformance v0.1.0
+	github.com/authenik8/authenik8-go/core v0.1.0
+	github.com/authenik8/authenik8-go/redisstore v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 )
 

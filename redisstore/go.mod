@@ -3,8 +3,8 @@ module github.com/authenik8/authenik8-go/redisstore
 go 1.25.0
 
 require (
-	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/conformance v0.1.0
+	github.com/authenik8/authenik8-go/core v0.1.0
 	github.com/redis/rueidis v1.0.79
 )
 

@@ -3,10 +3,10 @@ module github.com/authenik8/authenik8-go/cmd/authenik8
 go 1.25.0
 
 require (
-	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/pgstore v0.0.0-00010101000000-000000000000
-	github.com/authenik8/authenik8-go/redisstore v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/conformance v0.1.0
+	github.com/authenik8/authenik8-go/core v0.1.0
+	github.com/authenik8/authenik8-go/pgstore v0.1.0
+	github.com/authenik8/authenik8-go/redisstore v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/rueidis v1.0.79
 	golang.org/x/mod v0.38.0
@@ -32,11 +32,3 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 )
-
-replace github.com/authenik8/authenik8-go/core => ../../core
-
-replace github.com/authenik8/authenik8-go/redisstore => ../../redisstore
-
-replace github.com/authenik8/authenik8-go/conformance => ../../conformance
-
-replace github.com/authenik8/authenik8-go/pgstore => ../../pgstore
