@@ -100,7 +100,7 @@ func (w *workspace) newStrangerEnv(proxyDir, modcache string) (*strangerEnv, err
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "GOWORK", "GOPROXY", "GOFLAGS", "GOMODCACHE", "GONOSUMDB", "GONOPROXY", "GOPRIVATE":
+		case "GOWORK", "GOPROXY", "GOFLAGS", "GOMODCACHE", "GONOSUMDB", "GONOPROXY", "GOPRIVATE", "GODEBUG":
 			continue
 		}
 		se.env = append(se.env, kv)
@@ -118,6 +118,12 @@ func (w *workspace) newStrangerEnv(proxyDir, modcache string) (*strangerEnv, err
 		"GONOSUMDB="+w.pathPrefix(),
 		"GONOPROXY=",
 		"GOPRIVATE=",
+		// The go command indexes a module version's files once, in the
+		// build cache, trusting that a module cache never changes what
+		// path@version holds. Here it does: each run serves the working
+		// tree at the same version, so an index of an earlier run would
+		// hide packages added since ("does not contain package").
+		"GODEBUG="+strings.Trim(os.Getenv("GODEBUG")+",goindex=0", ","),
 	)
 	return se, nil
 }
