@@ -217,11 +217,15 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 	if loader := a.userLoader(); loader != nil {
 		u, err := loader(ctx, rt.userID)
 		if errors.Is(err, ErrUserNotFound) || (err == nil && u.Disabled) {
-			if _, err := a.cfg.Store.RevokeSession(ctx, rt.userID, rt.sessionID); err != nil {
+			found, err := a.cfg.Store.RevokeSession(ctx, rt.userID, rt.sessionID)
+			if err != nil {
 				return nil, storeErr(err)
 			}
-			if u.Disabled {
+			if u.Disabled && found {
 				return nil, ErrAccountDisabled
+			}
+			if u.Disabled { // as the rotation would: a session already gone is just invalid
+				return nil, ErrInvalidRefreshToken
 			}
 			return nil, fmt.Errorf("%w: user %q no longer exists", ErrInvalidRefreshToken, rt.userID)
 		}
