@@ -209,7 +209,9 @@ func testEmailVerification(t *testing.T, h Harness) {
 		t.Fatalf("send: body %s", r.Body)
 	}
 	tok := e.mailedToken("verify@example.com", core.MailEmailVerification)
-	verify := func(tok string) *result { return e.do("POST", "/auth/email/verify", jsonBody(map[string]string{"token": tok})) }
+	verify := func(tok string) *result {
+		return e.do("POST", "/auth/email/verify", jsonBody(map[string]string{"token": tok}))
+	}
 	wantError(t, "verify with a garbage token", verify("garbage"), core.ErrInvalidGrant)
 	wantStatus(t, "verify without a token", e.do("POST", "/auth/email/verify", jsonBody(map[string]string{})), 400)
 	wantStatus(t, "verify", verify(tok), 204)
