@@ -114,8 +114,8 @@ type badFixture struct {
 	// wrong key.
 	resetTok, verifyTok, forgedReset string
 	tracked                          []string // user ids whose sessions are compared
-	kid                     string   // kid of the access tokens
-	before                  badSnapshot
+	kid                              string   // kid of the access tokens
+	before                           badSnapshot
 }
 
 const (
