@@ -63,9 +63,10 @@ type Server struct {
 	// Addr is 127.0.0.1:port.
 	Addr string
 
-	opts    Options
-	dir     string
-	rootCAs *x509.CertPool
+	opts     Options
+	dir      string
+	rootCAs  *x509.CertPool
+	certFile string
 }
 
 // Message is a mail the server accepted.
@@ -108,7 +109,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 	var tlsArgs []string
 	if o.STARTTLS {
 		cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-		s.rootCAs = selfSigned(t, cert, key)
+		s.rootCAs, s.certFile = selfSigned(t, cert, key), cert
 		tlsArgs = []string{"--tlscert", cert, "--tlskey", key}
 	}
 	var last error
@@ -156,6 +157,10 @@ func (s *Server) URL() string {
 
 // RootCAs trusts the server's certificate (nil without STARTTLS).
 func (s *Server) RootCAs() *x509.CertPool { return s.rootCAs }
+
+// CertFile is the PEM file of the server's certificate ("" without
+// STARTTLS): SSL_CERT_FILE=CertFile() makes another process trust it.
+func (s *Server) CertFile() string { return s.certFile }
 
 // Messages returns the messages accepted so far, oldest first.
 func (s *Server) Messages(t testing.TB) []Message {
