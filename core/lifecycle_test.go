@@ -139,13 +139,19 @@ func TestLinkTokens(t *testing.T) {
 		b[i] ^= 0x10
 		refused[fmt.Sprintf("bit flipped in byte %d", i)] = base64.RawURLEncoding.EncodeToString(b)
 	}
+	// Refused before the store is asked: the MAC decides, not a lookup.
+	watched := &spyLinks{Users: users}
+	w := newAuth(t, func(c *core.Config) { c.Users = watched })
 	for name, bad := range refused {
-		if _, err := a.RedeemLinkToken(ctx, core.PurposePasswordReset, bad); !errors.Is(err, core.ErrInvalidGrant) {
+		if _, err := w.RedeemLinkToken(ctx, core.PurposePasswordReset, bad); !errors.Is(err, core.ErrInvalidGrant) {
 			t.Fatalf("%s: %v, want invalid_grant", name, err)
 		}
 	}
-	if _, err := a.RedeemLinkToken(ctx, core.PurposeEmailVerification, tok); !errors.Is(err, core.ErrInvalidGrant) {
+	if _, err := w.RedeemLinkToken(ctx, core.PurposeEmailVerification, tok); !errors.Is(err, core.ErrInvalidGrant) {
 		t.Fatalf("a reset token as a verification token: %v", err)
+	}
+	if n := watched.redeems.Load(); n != 0 {
+		t.Fatalf("forged, garbled or misused tokens reached the store %d times", n)
 	}
 	// None of that spent it.
 	if uid, err := a.RedeemLinkToken(ctx, core.PurposePasswordReset, tok); err != nil || uid != u.ID {
@@ -213,8 +219,14 @@ func swapUser(raw []byte, from, to string) string {
 
 type spyLinks struct {
 	*memstore.Users
-	put string
-	ttl time.Duration
+	put     string
+	ttl     time.Duration
+	redeems atomic.Int64
+}
+
+func (s *spyLinks) RedeemLinkToken(ctx context.Context, uid, purpose, hash string) (bool, error) {
+	s.redeems.Add(1)
+	return s.Users.RedeemLinkToken(ctx, uid, purpose, hash)
 }
 
 func (s *spyLinks) PutLinkToken(ctx context.Context, uid, purpose, hash string, ttl time.Duration) error {
