@@ -168,10 +168,39 @@ func (a *Auth) Login(ctx context.Context, email, password string, client Client)
 		return nil, ErrEmailNotVerified
 	}
 	pair, err := a.IssueSession(ctx, u, client)
-	if err == nil {
-		a.emit(ctx, a.cfg.Hooks.OnLogin, Event{UserID: u.ID, SessionID: pair.SessionID, Email: email, IP: client.IP, UserAgent: client.UserAgent})
+	if err != nil {
+		return nil, err
 	}
-	return pair, err
+	if err := a.stillEnabled(ctx, u.ID, pair.SessionID); err != nil {
+		return nil, err
+	}
+	a.emit(ctx, a.cfg.Hooks.OnLogin, Event{UserID: u.ID, SessionID: pair.SessionID, Email: email, IP: client.IP, UserAgent: client.UserAgent})
+	return pair, nil
+}
+
+// stillEnabled reads the account again once its new session exists, and
+// ends that session if the account was disabled (or deleted) meanwhile: a
+// login racing DisableUser either sees the flag here or opened its session
+// before DisableUser ended every session. Only for an AccountStore, which
+// can be disabled.
+func (a *Auth) stillEnabled(ctx context.Context, userID, sessionID string) error {
+	accounts, ok := a.cfg.Users.(AccountStore)
+	if !ok {
+		return nil
+	}
+	u, err := accounts.User(ctx, userID)
+	switch {
+	case err == nil && !u.Disabled:
+		return nil
+	case err == nil || errors.Is(err, ErrUserNotFound):
+		err = ErrAccountDisabled
+	default:
+		err = storeErr(err)
+	}
+	// Best effort, even when the client gave up: the session must not
+	// outlive the refusal.
+	a.cfg.Store.RevokeSession(context.WithoutCancel(ctx), userID, sessionID)
+	return err
 }
 
 // IssueSession opens a session for a user the application has already

@@ -833,3 +833,32 @@ func TestLifecycleRoutes(t *testing.T) {
 		}
 	}
 }
+
+// disablingUsers disables the account right after a successful password
+// check, before Login opens the session: the race of a login with
+// DisableUser, made deterministic.
+type disablingUsers struct{ *memstore.Users }
+
+func (u disablingUsers) Authenticate(ctx context.Context, email, password string) (core.User, error) {
+	got, err := u.Users.Authenticate(ctx, email, password)
+	if err == nil {
+		u.Users.SetDisabled(ctx, got.ID, true)
+	}
+	return got, err // the user as it was when checked: enabled
+}
+
+// TestLoginRacingDisable: a login whose password check saw the account
+// enabled, but which opens its session after the account was disabled, is
+// refused with account_disabled and leaves no session.
+func TestLoginRacingDisable(t *testing.T) {
+	users := memstore.NewUsers(cheap)
+	a, _, _ := lifecycleAuth(t, func(c *core.Config) { c.Users = disablingUsers{users} })
+	ctx := context.Background()
+	u := register(t, users, "race@example.com")
+	if _, err := a.Login(ctx, u.Email, "the password", client); !errors.Is(err, core.ErrAccountDisabled) {
+		t.Fatalf("a login racing a disable: %v, want account_disabled", err)
+	}
+	if list, err := a.Sessions(ctx, u.ID, ""); err != nil || len(list) != 0 {
+		t.Fatalf("sessions after the refused login: %+v, %v", list, err)
+	}
+}
