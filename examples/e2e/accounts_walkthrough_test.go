@@ -89,7 +89,7 @@ func accountsWalkthrough(t *testing.T, readme string) (env []string, steps []acc
 		t.Fatal("README.md has no accounts walk-through block")
 	}
 	for _, name := range []string{"SEED_ADMIN_EMAIL", "SEED_ADMIN_PASSWORD"} {
-		m := regexp.MustCompile(name + `=('[^']*'|\S+)`).FindAllStringSubmatch(before, -1)
+		m := regexp.MustCompile(name+`=('[^']*'|\S+)`).FindAllStringSubmatch(before, -1)
 		if len(m) == 0 {
 			t.Fatalf("README.md does not say the walk-through's %s", name)
 		}
