@@ -22,6 +22,8 @@ type Auth struct {
 	cookies *CookieConfig // nil: cookie mode off
 	// loadUser: Config.ReloadUser, served inside Rotate by a UserRotator.
 	loadUser bool
+	links    linkCodec
+	mail     *mailQueue // nil without Config.Mailer
 }
 
 // New validates cfg, fills its defaults and returns an Auth. It returns an
@@ -40,7 +42,7 @@ func New(cfg Config) (*Auth, error) {
 		refreshKeys = append(refreshKeys, append([]byte(nil), s...))
 	}
 	ur, rotates := cfg.Store.(UserRotator)
-	return &Auth{
+	a := &Auth{
 		cfg:      cfg,
 		keys:     keys,
 		refresh:  refreshCodec{keys: refreshKeys},
@@ -50,7 +52,12 @@ func New(cfg Config) (*Auth, error) {
 		limits:   limits,
 		cookies:  cookies,
 		loadUser: cfg.ReloadUser && rotates && ur.HoldsUsers(cfg.Users),
-	}, nil
+		links:    linkCodec{secrets: refreshKeys},
+	}
+	if cfg.Mailer != nil {
+		a.mail = newMailQueue(cfg.MailQueue, a.runMailJob)
+	}
+	return a, nil
 }
 
 // Client describes where a request comes from; it is recorded with the
@@ -153,18 +160,58 @@ func (a *Auth) Login(ctx context.Context, email, password string, client Client)
 	if err := attempt.succeeded(ctx); err != nil {
 		return nil, err
 	}
-	pair, err := a.IssueSession(ctx, u, client)
-	if err == nil {
-		a.emit(ctx, a.cfg.Hooks.OnLogin, Event{UserID: u.ID, SessionID: pair.SessionID, Email: email, IP: client.IP, UserAgent: client.UserAgent})
+	// The password was right: the refusals below may say so.
+	switch {
+	case u.Disabled:
+		return nil, ErrAccountDisabled
+	case a.cfg.RequireVerifiedEmail && !u.EmailVerified:
+		return nil, ErrEmailNotVerified
 	}
-	return pair, err
+	pair, err := a.IssueSession(ctx, u, client)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.stillEnabled(ctx, u.ID, pair.SessionID); err != nil {
+		return nil, err
+	}
+	a.emit(ctx, a.cfg.Hooks.OnLogin, Event{UserID: u.ID, SessionID: pair.SessionID, Email: email, IP: client.IP, UserAgent: client.UserAgent})
+	return pair, nil
+}
+
+// stillEnabled reads the account again once its new session exists, and
+// ends that session if the account was disabled (or deleted) meanwhile: a
+// login racing DisableUser either sees the flag here or opened its session
+// before DisableUser ended every session. Only for an AccountStore, which
+// can be disabled.
+func (a *Auth) stillEnabled(ctx context.Context, userID, sessionID string) error {
+	accounts, ok := a.cfg.Users.(AccountStore)
+	if !ok {
+		return nil
+	}
+	u, err := accounts.User(ctx, userID)
+	switch {
+	case err == nil && !u.Disabled:
+		return nil
+	case err == nil || errors.Is(err, ErrUserNotFound):
+		err = ErrAccountDisabled
+	default:
+		err = storeErr(err)
+	}
+	// Best effort, even when the client gave up: the session must not
+	// outlive the refusal.
+	a.cfg.Store.RevokeSession(context.WithoutCancel(ctx), userID, sessionID)
+	return err
 }
 
 // IssueSession opens a session for a user the application has already
 // authenticated (single sign-on, magic links…) and returns its first tokens.
+// A disabled user (User.Disabled) gets ErrAccountDisabled.
 func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenPair, error) {
 	if !ValidUserID(u.ID) {
 		return nil, fmt.Errorf("authenik8: user id %q is not valid (1-128 printable ASCII bytes, no braces)", u.ID)
+	}
+	if u.Disabled {
+		return nil, ErrAccountDisabled
 	}
 	data, err := encodeSession(u)
 	if err != nil {
@@ -189,7 +236,7 @@ func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenP
 // refresh; nothing revoked) or ErrRefreshTokenReused (a superseded token:
 // the session is now revoked). With Config.ReloadUser or a UserLoader the
 // roles and claims are read anew; a user that no longer exists ends the
-// session (ErrInvalidRefreshToken).
+// session (ErrInvalidRefreshToken), a disabled one too (ErrAccountDisabled).
 func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 	rt, err := a.refresh.parse(token)
 	if err != nil {
@@ -198,9 +245,16 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 	var data []byte
 	if loader := a.userLoader(); loader != nil {
 		u, err := loader(ctx, rt.userID)
-		if errors.Is(err, ErrUserNotFound) {
-			if _, err := a.cfg.Store.RevokeSession(ctx, rt.userID, rt.sessionID); err != nil {
+		if errors.Is(err, ErrUserNotFound) || (err == nil && u.Disabled) {
+			found, err := a.cfg.Store.RevokeSession(ctx, rt.userID, rt.sessionID)
+			if err != nil {
 				return nil, storeErr(err)
+			}
+			if u.Disabled && found {
+				return nil, ErrAccountDisabled
+			}
+			if u.Disabled { // as the rotation would: a session already gone is just invalid
+				return nil, ErrInvalidRefreshToken
 			}
 			return nil, fmt.Errorf("%w: user %q no longer exists", ErrInvalidRefreshToken, rt.userID)
 		}
@@ -247,6 +301,8 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 		return nil, ErrRefreshTokenReused
 	case NoUser:
 		return nil, fmt.Errorf("%w: user %q no longer exists", ErrInvalidRefreshToken, rt.userID)
+	case Disabled:
+		return nil, ErrAccountDisabled
 	}
 	return nil, ErrInvalidRefreshToken
 }

@@ -154,6 +154,22 @@ func AllPermissions(perms ...string) Rule {
 	return func(c *Claims) error { return decide(c, c.HasAllPermissions(perms...)) }
 }
 
+// VerifiedEmail allows claims whose email_verified is true; others get 403
+// email_not_verified, which tells the client what to do about it (verify
+// the address, then log in again or refresh). The adapters'
+// RequireVerifiedEmail.
+func VerifiedEmail() Rule {
+	return func(c *Claims) error {
+		switch {
+		case c == nil:
+			return ErrMissingToken
+		case !c.EmailVerified:
+			return ErrEmailNotVerified
+		}
+		return nil
+	}
+}
+
 // Allow turns a yes-or-no check into a Rule with the answers of the others:
 // ErrMissingToken without claims, ErrForbidden when ok returns false.
 func Allow(ok func(*Claims) bool) Rule {

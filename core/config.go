@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -100,6 +102,29 @@ type Config struct {
 	// 2 seconds.
 	MaxHashWait time.Duration
 
+	// Mailer sends password-reset and email-verification links; with it
+	// POST /password/forgot and POST /email/verify/send are on (they answer
+	// 404 without). Needs AppURL, and Users that are a core.AccountStore
+	// and a core.LinkTokenStore (memstore, redisstore and pgstore Users
+	// are). Optional: core/mailer has an SMTP one and a log one for
+	// development.
+	Mailer Mailer
+	// AppURL is the base URL of the application's pages the mailed links
+	// open: AppURL+"/reset-password?token=…" and
+	// AppURL+"/verify-email?token=…", which read the token and call POST
+	// /password/reset or POST /email/verify. An absolute http or https URL;
+	// required with Mailer.
+	AppURL string
+	// MailQueue bounds the mails waiting to be sent: /password/forgot and
+	// /email/verify/send answer at once and leave the account lookup and
+	// the mail to a background queue, so that neither the answer nor its
+	// timing tells whether an account exists. When it is full they answer
+	// 503 server_busy. Default 256.
+	MailQueue int
+	// RequireVerifiedEmail refuses logins of accounts whose email address
+	// is not verified, with 403 email_not_verified. Default false.
+	RequireVerifiedEmail bool
+
 	// Cookies, when set, turns on cookie mode: the refresh token travels in
 	// an HttpOnly cookie scoped to the auth routes instead of the JSON body,
 	// and requests authenticated by that cookie must pass a CSRF check.
@@ -175,6 +200,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxSessionsPerUser == 0 {
 		c.MaxSessionsPerUser = DefaultMaxSessionsPerUser
 	}
+	if c.MailQueue == 0 {
+		c.MailQueue = DefaultMailQueue
+	}
+	c.AppURL = strings.TrimRight(c.AppURL, "/")
 
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("authenik8: "+format, args...)) }
@@ -213,6 +242,19 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReloadUser && c.Users == nil {
 		bad("Config.ReloadUser needs Config.Users")
+	}
+	if c.Mailer != nil {
+		if u, err := url.Parse(c.AppURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("Config.AppURL %q must be an absolute http or https URL without query (the base of the mailed links)", RedactURL(c.AppURL))
+		}
+		_, accounts := c.Users.(AccountStore)
+		_, links := c.Users.(LinkTokenStore)
+		if !accounts || !links {
+			bad("Config.Mailer needs Config.Users that implement core.AccountStore and core.LinkTokenStore (memstore, redisstore and pgstore Users do)")
+		}
+	}
+	if c.MailQueue < 0 {
+		bad("Config.MailQueue must not be negative")
 	}
 	if c.Leeway > maxLeeway {
 		bad("Config.Leeway (%v) exceeds %v", c.Leeway, maxLeeway)

@@ -27,6 +27,13 @@
 // access token and that its session is alive. Logout, LogoutAll and
 // RevokeSession end sessions and, with them, their access tokens.
 //
+// Accounts. ChangePassword, ForgotPassword, ResetPassword, SendVerification,
+// VerifyEmail, LogoutOthers, UserSessions, DisableUser and EnableUser run the
+// account flows over a Users store that is an AccountStore and a
+// LinkTokenStore; the mail goes through Config.Mailer (core/mailer) from a
+// background queue, after the request is answered. Link tokens (NewLinkToken,
+// RedeemLinkToken) are single-use, MAC'd per purpose and stored as hashes.
+//
 // Errors. Every failure wraps one of the *Error sentinels (ErrInvalidToken,
 // ErrStoreUnavailable, …); test with errors.Is. ErrorResponse gives its HTTP
 // status, JSON body and WWW-Authenticate challenge. The framework adapters

@@ -316,7 +316,7 @@ func newRoutesFixture(tb testing.TB) *routesFixture {
 		return a
 	}
 	fx := &routesFixture{store: store}
-	fx.plain = mk(nil)
+	fx.plain = mk(func(c *core.Config) { c.Mailer, c.AppURL = discardMail{}, "https://app.example.com" })
 	fx.cookies = mk(func(c *core.Config) {
 		c.RateLimits = core.RateLimits{}
 		c.Cookies = &core.CookieConfig{Path: "/auth", TrustedOrigins: []string{"https://app.example.com"}}
@@ -346,6 +346,11 @@ func newRoutesFixture(tb testing.TB) *routesFixture {
 	return fx
 }
 
+// discardMail is the fuzzed Auth's mailer.
+type discardMail struct{}
+
+func (discardMail) Send(context.Context, core.Mail) error { return nil }
+
 // route returns the index of a route, for the seeds.
 func (fx *routesFixture) route(tb testing.TB, method, path string) uint8 {
 	for i, r := range fx.routes {
@@ -355,6 +360,16 @@ func (fx *routesFixture) route(tb testing.TB, method, path string) uint8 {
 	}
 	tb.Fatalf("no route %s %s", method, path)
 	return 0
+}
+
+// linkToken mints a link token of the live user for an input that asks
+// for one.
+func (fx *routesFixture) linkToken(t *testing.T, purpose string) string {
+	tok, err := fx.plain.NewLinkToken(context.Background(), fx.liveU.ID, purpose, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // renew replaces a session the last request ended (logout, refresh,
@@ -398,6 +413,7 @@ var fzCodes = func() map[string]int {
 		core.ErrInvalidRequest, core.ErrMissingToken, core.ErrInvalidToken, core.ErrTokenExpired, core.ErrTokenRevoked,
 		core.ErrInvalidRefreshToken, core.ErrRefreshTokenReused, core.ErrRefreshConflict, core.ErrInvalidCredentials,
 		core.ErrForbidden, core.ErrCSRF, core.ErrNotFound, core.ErrUserExists, core.ErrPayloadTooLarge, core.ErrRateLimited,
+		core.ErrInvalidGrant, core.ErrAccountDisabled, core.ErrEmailNotVerified,
 	} {
 		m[e.Code] = e.Status
 	}
@@ -412,9 +428,11 @@ var fzCodeForm = regexp.MustCompile(`^[a-z][a-z_]*$`)
 // {"error","error_description"} of a known code with its status, every 2xx
 // body JSON (or none).
 //
-// In the body (and the :id parameter, which is the body for DELETE
-// /sessions/:id), "$RT", "$AT", "$SID" and "$ASID" stand for the live
-// session's refresh token, access token and id, and the admin's session id.
+// In the body (and the :id parameter, which is the body for the routes that
+// have one: DELETE /sessions/:id, /users/:id/…), "$RT", "$AT", "$SID",
+// "$ASID" and "$UID" stand for the live session's refresh token, access
+// token and id, the admin's session id and the live user's id; "$LT" for a
+// reset link token of the live user and "$VT" for a verification one.
 //
 // tok: bits 0-2 pick the bearer token (none, live, garbage, the live
 // refresh token, revoked, expired, admin, the body itself); bit 3 the
@@ -426,6 +444,9 @@ func FuzzRoutes(f *testing.F) {
 	login, register, refresh := r("POST", "/login"), r("POST", "/register"), r("POST", "/refresh")
 	logout, logoutAll, me := r("POST", "/logout"), r("POST", "/logout-all"), r("GET", "/me")
 	sessions, del, jwks := r("GET", "/sessions"), r("DELETE", "/sessions/:id"), r("GET", "/jwks.json")
+	change, forgot, reset := r("POST", "/password"), r("POST", "/password/forgot"), r("POST", "/password/reset")
+	send, verifyEmail, others := r("POST", "/email/verify/send"), r("POST", "/email/verify"), r("POST", "/logout-others")
+	userSessions, disable, enable := r("GET", "/users/:id/sessions"), r("POST", "/users/:id/disable"), r("POST", "/users/:id/enable")
 	const js = "application/json"
 	creds := func(email, pw string) []byte {
 		b, _ := json.Marshal(map[string]string{"email": email, "password": pw})
@@ -478,6 +499,32 @@ func FuzzRoutes(f *testing.F) {
 		{login, js, strings.Repeat("[", 10001), 0},
 		{login, js, `{"pad":"` + strings.Repeat("x", core.DefaultBodyLimit) + `"}`, 0},
 		{255, js, "{}", 255},
+		{change, js, `{"current_password":"` + fzPassword + `","new_password":"` + fzPassword + `"}`, 1},
+		{change, js, `{"current_password":"wrong password","new_password":"another password"}`, 1},
+		{change, js, `{"current_password":1,"new_password":null}`, 1},
+		{change, js, `{"current_password":"` + fzPassword + `","new_password":"short"}`, 0},
+		{forgot, js, `{"email":"` + fzEmail + `"}`, 0},
+		{forgot, js, `{"email":"nobody@example.com"}`, 0},
+		{forgot, js, `{"email":"not an email"}`, 0},
+		{forgot, js, `{"email":["a"]}`, 0},
+		{reset, js, `{"token":"$LT","new_password":"` + fzPassword + `"}`, 0},
+		{reset, js, `{"token":"$LT","new_password":"short"}`, 0},
+		{reset, js, `{"token":"$VT","new_password":"` + fzPassword + `"}`, 0},
+		{reset, js, `{"token":"garbage","new_password":"` + fzPassword + `"}`, 0},
+		{send, "", "", 1},
+		{send, "", "", 8 | 16 | 64},
+		{verifyEmail, js, `{"token":"$VT"}`, 0},
+		{verifyEmail, js, `{"token":"$LT"}`, 0},
+		{verifyEmail, js, `{"token":""}`, 0},
+		{others, "", "", 1},
+		{others, "", "", 5},
+		{userSessions, "", "$UID", 6},
+		{userSessions, "", "$UID", 1},
+		{userSessions, "", "nobody", 6},
+		{disable, "", "$UID", 6},
+		{disable, "", "$UID", 1},
+		{enable, "", "$UID", 6},
+		{enable, "", "garbage id", 6},
 	} {
 		f.Add(s.route, s.ct, []byte(s.body), s.tok)
 	}
@@ -489,7 +536,8 @@ func FuzzRoutes(f *testing.F) {
 		if bytes.IndexByte(body, '$') >= 0 {
 			body = []byte(strings.NewReplacer(
 				"$RT", fx.live.RefreshToken, "$AT", fx.live.AccessToken,
-				"$SID", fx.live.SessionID, "$ASID", fx.admin.SessionID,
+				"$SID", fx.live.SessionID, "$ASID", fx.admin.SessionID, "$UID", fx.liveU.ID,
+				"$LT", fx.linkToken(t, core.PurposePasswordReset), "$VT", fx.linkToken(t, core.PurposeEmailVerification),
 			).Replace(string(body)))
 		}
 		a := fx.plain
@@ -499,7 +547,7 @@ func FuzzRoutes(f *testing.F) {
 		} else if len(body) > 0 {
 			req.Body = body
 		}
-		if rt.Path == "/sessions/:id" {
+		if rt.Param() != "" {
 			req.ID = string(body)
 		}
 		req.Token = []string{"", fx.live.AccessToken, "garbage", fx.live.RefreshToken, fx.revoked, fx.expired, fx.admin.AccessToken, string(body)}[tok&7]
@@ -570,6 +618,9 @@ func FuzzRoutes(f *testing.F) {
 			if !json.Valid(resp.Body) || ctype != "application/json" {
 				t.Fatalf("%s: %d with Content-Type %q and body %q", what, resp.Status, ctype, resp.Body)
 			}
+		}
+		if rt.ID == core.RouteForgotPassword && resp.Status == 202 && string(resp.Body) != "{}" {
+			t.Fatalf("%s: 202 with body %q", what, resp.Body)
 		}
 		fx.renew(t, resp)
 	})

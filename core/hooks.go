@@ -15,6 +15,16 @@ type Hooks struct {
 	OnReuseDetected func(context.Context, Event) // a superseded refresh token came back: the session is revoked
 	OnLogout        func(context.Context, Event) // Logout or LogoutAll
 	OnRevoke        func(context.Context, Event) // RevokeSession
+
+	OnPasswordChanged func(context.Context, Event) // ChangePassword; Sessions: the other sessions it ended
+	OnPasswordReset   func(context.Context, Event) // ResetPassword; Sessions: the sessions it ended
+	OnEmailVerified   func(context.Context, Event) // VerifyEmail
+	OnUserDisabled    func(context.Context, Event) // DisableUser; Sessions: the sessions it ended
+	OnUserEnabled     func(context.Context, Event) // EnableUser
+	// OnMailSent and OnMailFailed run on the mail queue's goroutine, after
+	// the request was answered: Mail says which mail, Err why it failed.
+	OnMailSent   func(context.Context, Event)
+	OnMailFailed func(context.Context, Event)
 }
 
 // Event describes what happened. Fields that do not apply are empty.
@@ -25,7 +35,9 @@ type Event struct {
 	Email     string // login and failed login
 	IP        string
 	UserAgent string
-	Sessions  int // sessions ended, for OnLogout and OnRevoke
+	Sessions  int      // sessions ended, for OnLogout, OnRevoke and the account hooks
+	Mail      MailKind // OnMailSent and OnMailFailed
+	Err       error    // OnMailFailed
 }
 
 func (a *Auth) emit(ctx context.Context, hook func(context.Context, Event), e Event) {

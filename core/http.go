@@ -82,6 +82,16 @@ const (
 	RouteSessions                         // GET /sessions
 	RouteRevokeSession                    // DELETE /sessions/:id
 	RouteJWKS                             // GET /jwks.json
+
+	RouteChangePassword   // POST /password
+	RouteForgotPassword   // POST /password/forgot
+	RouteResetPassword    // POST /password/reset
+	RouteSendVerification // POST /email/verify/send
+	RouteVerifyEmail      // POST /email/verify
+	RouteLogoutOthers     // POST /logout-others
+	RouteUserSessions     // GET /users/:id/sessions
+	RouteDisableUser      // POST /users/:id/disable
+	RouteEnableUser       // POST /users/:id/enable
 )
 
 // DefaultBodyLimit is the largest request body the routes read.
@@ -107,6 +117,15 @@ func (a *Auth) Routes() []Route {
 		{RouteSessions, "GET", "/sessions", a.bearer(a.handleSessions)},
 		{RouteRevokeSession, "DELETE", "/sessions/:id", a.bearer(a.handleRevokeSession)},
 		{RouteJWKS, "GET", "/jwks.json", a.handleJWKS},
+		{RouteChangePassword, "POST", "/password", a.bearer(a.handleChangePassword)},
+		{RouteForgotPassword, "POST", "/password/forgot", a.handleForgotPassword},
+		{RouteResetPassword, "POST", "/password/reset", a.handleResetPassword},
+		{RouteSendVerification, "POST", "/email/verify/send", a.bearer(a.handleSendVerification)},
+		{RouteVerifyEmail, "POST", "/email/verify", a.handleVerifyEmail},
+		{RouteLogoutOthers, "POST", "/logout-others", a.bearer(a.handleLogoutOthers)},
+		{RouteUserSessions, "GET", "/users/:id/sessions", a.bearer(a.admin(a.handleUserSessions))},
+		{RouteDisableUser, "POST", "/users/:id/disable", a.bearer(a.admin(a.handleDisableUser))},
+		{RouteEnableUser, "POST", "/users/:id/enable", a.bearer(a.admin(a.handleEnableUser))},
 	}
 	for i, rt := range routes {
 		if rt.Method != "GET" {
@@ -318,11 +337,11 @@ func (a *Auth) loggedOut() *Response {
 }
 
 func (a *Auth) handleMe(_ context.Context, _ *Request, c *Claims) *Response {
-	me := make(map[string]any, len(c.Extra)+3)
+	me := make(map[string]any, len(c.Extra)+4)
 	for k, v := range c.Extra {
 		me[k] = v
 	}
-	me["sub"], me["sid"], me["roles"] = c.Subject, c.SessionID, nonNil(c.Roles)
+	me["sub"], me["sid"], me["roles"], me["email_verified"] = c.Subject, c.SessionID, nonNil(c.Roles), c.EmailVerified
 	return jsonResponse(200, me)
 }
 

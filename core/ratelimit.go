@@ -30,6 +30,18 @@ type RateLimits struct {
 	LoginPerIP Limit
 	// RegisterPerIP: registration attempts per client IP. Default 20 per hour.
 	RegisterPerIP Limit
+	// ForgotPerAccount: POST /password/forgot per email address, counted
+	// alike whether or not an account has it, so a 429 tells nothing about
+	// accounts. Default 5 per hour.
+	ForgotPerAccount Limit
+	// ForgotPerIP: POST /password/forgot per client IP. Default 20 per hour.
+	ForgotPerIP Limit
+	// VerificationPerAccount: POST /email/verify/send per account. Default 5
+	// per hour.
+	VerificationPerAccount Limit
+	// VerificationPerIP: POST /email/verify/send per client IP. Default 20
+	// per hour.
+	VerificationPerIP Limit
 	// IPv6Prefix is the prefix length by which IPv6 clients are counted: one
 	// subscriber usually holds a whole /64, so counting single addresses
 	// would give it 2^64 allowances. Default 64; at most 128. IPv4 clients
@@ -54,6 +66,10 @@ func (r RateLimits) withDefaults() RateLimits {
 	def(&r.LoginPerAccount, 10, 15*time.Minute)
 	def(&r.LoginPerIP, 100, 15*time.Minute)
 	def(&r.RegisterPerIP, 20, time.Hour)
+	def(&r.ForgotPerAccount, 5, time.Hour)
+	def(&r.ForgotPerIP, 20, time.Hour)
+	def(&r.VerificationPerAccount, 5, time.Hour)
+	def(&r.VerificationPerIP, 20, time.Hour)
 	if r.IPv6Prefix == 0 {
 		r.IPv6Prefix = DefaultIPv6Prefix
 	}
@@ -99,7 +115,8 @@ func newLimiter(cfg Config) (limiter, error) {
 	if r.Disabled || cfg.Store == nil {
 		return l, nil
 	}
-	for name, lim := range map[string]Limit{"LoginPerAccount": r.LoginPerAccount, "LoginPerIP": r.LoginPerIP, "RegisterPerIP": r.RegisterPerIP} {
+	for name, lim := range map[string]Limit{"LoginPerAccount": r.LoginPerAccount, "LoginPerIP": r.LoginPerIP, "RegisterPerIP": r.RegisterPerIP,
+		"ForgotPerAccount": r.ForgotPerAccount, "ForgotPerIP": r.ForgotPerIP, "VerificationPerAccount": r.VerificationPerAccount, "VerificationPerIP": r.VerificationPerIP} {
 		if lim.Max < 0 || lim.Window < 0 {
 			return l, fmt.Errorf("authenik8: Config.RateLimits.%s must not be negative", name)
 		}
@@ -159,6 +176,30 @@ func (l limiter) beginRegister(ctx context.Context, ip string) (attempt, error) 
 		return attempt{}, err
 	}
 	return attempt{store: l.store, ip: ipk}, nil
+}
+
+// beginMail counts a request that sends mail (/password/forgot,
+// /email/verify/send) against the account (acct, already a key) and the
+// client IP, as beginLogin does: nothing is written when either limit
+// refuses. The counts stay: every such request is an attempt.
+func (l limiter) beginMail(ctx context.Context, kind, acct string, acctLim, ipLim Limit, ip string) (attempt, error) {
+	if l.store == nil {
+		return attempt{}, nil
+	}
+	ipk := l.clientKey(kind, ip)
+	if ipk != "" {
+		if err := l.peek(ctx, acct, acctLim); err != nil {
+			return attempt{}, err
+		}
+		if err := l.hit(ctx, ipk, ipLim); err != nil {
+			return attempt{}, err
+		}
+	}
+	if err := l.hit(ctx, acct, acctLim); err != nil {
+		attempt{store: l.store, ip: ipk}.abandoned(ctx)
+		return attempt{}, err
+	}
+	return attempt{store: l.store, acct: acct, ip: ipk}, nil
 }
 
 // failed settles a wrong password: the attempt stays counted.
@@ -264,11 +305,13 @@ func (l limiter) withHashSlot(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// Limiter keys. An account is named by a hash of its email, so keys never
-// hold addresses.
-func accountKey(email string) string {
-	sum := sha256.Sum256([]byte(email))
-	return "login:acct:" + hex.EncodeToString(sum[:16])
+// Limiter keys. An account is named by a hash of its email (or id), so keys
+// never hold addresses.
+func accountKey(email string) string { return hashedKey("login:acct:", email) }
+
+func hashedKey(kind, name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return kind + hex.EncodeToString(sum[:16])
 }
 
 // clientKey names the bucket of a client IP: the address for IPv4 (and

@@ -78,7 +78,7 @@ func TestSessionConfig(t *testing.T) {
 
 func TestOutcomeValuesAreFixed(t *testing.T) {
 	// Stores pass these numbers over the wire (redisstore's scripts).
-	for want, o := range []core.Outcome{core.Invalid, core.Rotated, core.Conflict, core.Reused, core.Ended, core.NoUser} {
+	for want, o := range []core.Outcome{core.Invalid, core.Rotated, core.Conflict, core.Reused, core.Ended, core.NoUser, core.Disabled} {
 		if int(o) != want {
 			t.Errorf("%v = %d, want %d", o, o, want)
 		}

@@ -45,7 +45,8 @@ type Store interface {
 	// With r.LoadUser (only asked of a UserRotator that holds the user
 	// store) the first case also reads the user in the same step: Outcome
 	// Rotated with RotateResult.User, or, when there is no such user, the
-	// session is deleted and the Outcome is NoUser.
+	// session is deleted and the Outcome is NoUser, or, when the user is
+	// disabled, the session is deleted and the Outcome is Disabled.
 	Rotate(ctx context.Context, r Rotation) (RotateResult, error)
 
 	// SessionAlive reports whether the session exists and has not expired. It
@@ -60,6 +61,12 @@ type Store interface {
 
 	// RevokeUser deletes every session of the user and returns how many.
 	RevokeUser(ctx context.Context, userID string) (int, error)
+
+	// RevokeOtherSessions deletes every session of the user but keep (a
+	// password change ends the others, the caller's survives) in one
+	// atomic step, and returns how many it deleted. A keep that is not one
+	// of the user's live sessions keeps nothing.
+	RevokeOtherSessions(ctx context.Context, userID, keep string) (int, error)
 
 	// ListSessions returns the user's live sessions, oldest first.
 	ListSessions(ctx context.Context, userID string) ([]Session, error)
@@ -131,9 +138,10 @@ const (
 	Reused   Outcome = 3 // a superseded token: the session is deleted
 	Ended    Outcome = 4 // Rotation.End: the session is deleted (logout)
 	NoUser   Outcome = 5 // Rotation.LoadUser: the user is gone, so is the session
+	Disabled Outcome = 6 // Rotation.LoadUser: the user is disabled; the session is deleted
 )
 
-var outcomeNames = [...]string{"invalid", "rotated", "conflict", "reused", "ended", "no_user"}
+var outcomeNames = [...]string{"invalid", "rotated", "conflict", "reused", "ended", "no_user", "disabled"}
 
 func (o Outcome) String() string {
 	if o >= 0 && int(o) < len(outcomeNames) {

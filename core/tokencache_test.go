@@ -45,9 +45,10 @@ func (s aliveStore) RevokeSession(_ context.Context, _, sid string) (bool, error
 	s.revoked.Store(sid, true)
 	return true, nil
 }
-func (aliveStore) RevokeUser(context.Context, string) (int, error)         { return 0, nil }
-func (aliveStore) ListSessions(context.Context, string) ([]Session, error) { return nil, nil }
-func (aliveStore) Ping(context.Context) error                              { return nil }
+func (aliveStore) RevokeUser(context.Context, string) (int, error)                  { return 0, nil }
+func (aliveStore) RevokeOtherSessions(context.Context, string, string) (int, error) { return 0, nil }
+func (aliveStore) ListSessions(context.Context, string) ([]Session, error)          { return nil, nil }
+func (aliveStore) Ping(context.Context) error                                       { return nil }
 
 func issueFor(t testing.TB, a *Auth, uid string) *TokenPair {
 	p, err := a.IssueSession(context.Background(), User{ID: uid}, Client{})

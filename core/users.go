@@ -183,27 +183,10 @@ func (h *PasswordHasher) Hash(password string) (string, error) {
 
 // Verify reports whether password matches the PHC string encoded. The cost
 // parameters come from encoded, so hashes made with older settings still
-// verify.
+// verify (NeedsRehash tells when to upgrade them).
 func (h *PasswordHasher) Verify(encoded, password string) bool {
-	var (
-		v       int
-		p       PasswordParams
-		m, t, n uint32
-	)
-	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
-	}
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return false
-	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &n); err != nil || t == 0 || n == 0 || n > 255 || m > 4<<20 {
-		return false
-	}
-	p = PasswordParams{Time: t, MemoryKiB: m, Threads: uint8(n)}
-	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
-	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 {
+	p, salt, want, ok := parsePHC(encoded)
+	if !ok {
 		return false
 	}
 	if h != nil && h.OnVerify != nil {
@@ -211,6 +194,40 @@ func (h *PasswordHasher) Verify(encoded, password string) bool {
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// NeedsRehash reports whether encoded was made otherwise than Hash would
+// make it now — other argon2id parameters, salt or key length — so that a
+// user store, after a successful check, hashes the password again and saves
+// it: raising Params upgrades every account at its next login.
+func (h *PasswordHasher) NeedsRehash(encoded string) bool {
+	p, salt, key, ok := parsePHC(encoded)
+	return !ok || p != h.params() || len(salt) != saltBytes || len(key) != keyBytes
+}
+
+// parsePHC reads $argon2id$v=19$m=…,t=…,p=…$salt$hash.
+func parsePHC(encoded string) (p PasswordParams, salt, key []byte, ok bool) {
+	var (
+		v       int
+		m, t, n uint32
+	)
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return p, nil, nil, false
+	}
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return p, nil, nil, false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &n); err != nil || t == 0 || n == 0 || n > 255 || m > 4<<20 {
+		return p, nil, nil, false
+	}
+	p = PasswordParams{Time: t, MemoryKiB: m, Threads: uint8(n)}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(key) == 0 {
+		return p, nil, nil, false
+	}
+	return p, salt, key, true
 }
 
 // VerifyMissing spends the time Verify would for an account that does not

@@ -1,6 +1,7 @@
-// Package pgstore keeps accounts in PostgreSQL: a core.UserStore and
-// core.UserRegistrar on github.com/jackc/pgx/v5, for deployments where
-// accounts must be durable while sessions stay fast in Redis.
+// Package pgstore keeps accounts in PostgreSQL: a core.UserStore,
+// core.UserRegistrar, core.AccountStore and core.LinkTokenStore on
+// github.com/jackc/pgx/v5, for deployments where accounts must be durable
+// while sessions stay fast in Redis.
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	users, err := pgstore.New(pool, pgstore.Options{})

@@ -41,8 +41,8 @@ const (
 	DefaultTimeout = time.Second
 )
 
-// Users is a core.UserStore and core.UserRegistrar on PostgreSQL. It is safe
-// for concurrent use.
+// Users is a core.UserStore, core.UserRegistrar, core.AccountStore and
+// core.LinkTokenStore on PostgreSQL. It is safe for concurrent use.
 type Users struct {
 	pool    *pgxpool.Pool
 	schema  string
@@ -53,8 +53,10 @@ type Users struct {
 }
 
 var (
-	_ core.UserStore     = (*Users)(nil)
-	_ core.UserRegistrar = (*Users)(nil)
+	_ core.UserStore      = (*Users)(nil)
+	_ core.UserRegistrar  = (*Users)(nil)
+	_ core.AccountStore   = (*Users)(nil)
+	_ core.LinkTokenStore = (*Users)(nil)
 )
 
 // New returns Users on the caller's pool, which it never closes. It does no
@@ -113,32 +115,60 @@ func (u *Users) Register(ctx context.Context, email, password string, roles []st
 
 // Authenticate implements core.UserStore. An unknown email, or an account
 // without a password, costs the same argon2id computation as a wrong
-// password, and gives the same core.ErrInvalidCredentials.
+// password, and gives the same core.ErrInvalidCredentials. A hash made with
+// other parameters than the hasher's is replaced after a successful check.
 func (u *Users) Authenticate(ctx context.Context, email, password string) (core.User, error) {
-	email = core.NormalizeEmail(email)
+	user, hash, err := u.byEmail(ctx, core.NormalizeEmail(email))
+	switch {
+	case errors.Is(err, core.ErrUserNotFound) || (err == nil && hash == nil):
+		u.hasher.VerifyMissing(password)
+		return core.User{}, core.ErrInvalidCredentials
+	case err != nil:
+		return core.User{}, err
+	case !u.hasher.Verify(*hash, password):
+		return core.User{}, core.ErrInvalidCredentials
+	}
+	if u.hasher.NeedsRehash(*hash) {
+		// Only if the hash is still the one checked: a password change
+		// meanwhile wins. Best effort: the login stands either way.
+		if upgraded, err := u.hasher.Hash(password); err == nil {
+			qctx, cancel := u.ctx(ctx)
+			u.pool.Exec(qctx, u.q.setPasswordIf, user.ID, upgraded, *hash)
+			cancel()
+		}
+	}
+	return user, nil
+}
+
+// UserByEmail implements core.AccountStore.
+func (u *Users) UserByEmail(ctx context.Context, email string) (core.User, error) {
+	user, _, err := u.byEmail(ctx, core.NormalizeEmail(email))
+	return user, err
+}
+
+// byEmail reads the account of a normalized email and its password hash
+// (nil for none), or core.ErrUserNotFound.
+func (u *Users) byEmail(ctx context.Context, email string) (core.User, *string, error) {
+	// No account has an email PostgreSQL cannot hold as text: asking would
+	// be a database error, where the answer is "unknown email".
+	if !storable(email) {
+		return core.User{}, nil, core.ErrUserNotFound
+	}
 	var (
 		user   core.User
 		hash   *string
 		claims []byte
-		err    = pgx.ErrNoRows
 	)
-	// No account has an email PostgreSQL cannot hold as text: asking would
-	// be a database error, where the answer is "unknown email".
-	if storable(email) {
-		qctx, cancel := u.ctx(ctx)
-		err = u.pool.QueryRow(qctx, u.q.byEmail, email).Scan(&user.ID, &user.Email, &hash, &user.Roles, &claims, &user.CreatedAt)
-		cancel() // the connection goes back to the pool before hashing
+	ctx, cancel := u.ctx(ctx)
+	defer cancel() // the connection goes back to the pool before any hashing
+	err := u.pool.QueryRow(ctx, u.q.byEmail, email).Scan(&user.ID, &user.Email, &hash, &user.Roles, &claims, &user.CreatedAt, &user.EmailVerified, &user.Disabled)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return core.User{}, nil, core.ErrUserNotFound
 	}
-	switch {
-	case errors.Is(err, pgx.ErrNoRows) || (err == nil && hash == nil):
-		u.hasher.VerifyMissing(password)
-		return core.User{}, core.ErrInvalidCredentials
-	case err != nil:
-		return core.User{}, u.fail(err)
-	case !u.hasher.Verify(*hash, password):
-		return core.User{}, core.ErrInvalidCredentials
+	if err != nil {
+		return core.User{}, nil, u.fail(err)
 	}
-	return user, finish(&user, claims)
+	return user, hash, finish(&user, claims)
 }
 
 // User implements core.UserStore.
@@ -152,7 +182,7 @@ func (u *Users) User(ctx context.Context, id string) (core.User, error) {
 		user   core.User
 		claims []byte
 	)
-	err := u.pool.QueryRow(ctx, u.q.byID, id).Scan(&user.ID, &user.Email, &user.Roles, &claims, &user.CreatedAt)
+	err := u.pool.QueryRow(ctx, u.q.byID, id).Scan(&user.ID, &user.Email, &user.Roles, &claims, &user.CreatedAt, &user.EmailVerified, &user.Disabled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return core.User{}, core.ErrUserNotFound
 	}
@@ -160,6 +190,62 @@ func (u *Users) User(ctx context.Context, id string) (core.User, error) {
 		return core.User{}, u.fail(err)
 	}
 	return user, finish(&user, claims)
+}
+
+// SetPassword implements core.AccountStore. The hash is computed before
+// the deadline starts, holding no connection.
+func (u *Users) SetPassword(ctx context.Context, id, password string) error {
+	if !core.ValidUserID(id) {
+		return core.ErrUserNotFound
+	}
+	hash, err := u.hasher.Hash(password)
+	if err != nil {
+		return err
+	}
+	return u.update(ctx, u.q.setPassword, id, hash)
+}
+
+// SetDisabled implements core.AccountStore.
+func (u *Users) SetDisabled(ctx context.Context, id string, disabled bool) error {
+	return u.update(ctx, u.q.setDisabled, id, disabled)
+}
+
+// SetEmailVerified implements core.AccountStore.
+func (u *Users) SetEmailVerified(ctx context.Context, id string) error {
+	return u.update(ctx, u.q.setVerified, id, true)
+}
+
+// PutLinkToken implements core.LinkTokenStore: one row per user and
+// purpose, replaced by a newer token. core.ErrUserNotFound for an unknown
+// user.
+func (u *Users) PutLinkToken(ctx context.Context, userID, purpose, hash string, ttl time.Duration) error {
+	if !core.ValidUserID(userID) {
+		return core.ErrUserNotFound
+	}
+	ctx, cancel := u.ctx(ctx)
+	defer cancel()
+	_, err := u.pool.Exec(ctx, u.q.putLink, userID, purpose, hash, ttl.Milliseconds())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation
+		return core.ErrUserNotFound
+	}
+	return u.fail(err)
+}
+
+// RedeemLinkToken implements core.LinkTokenStore: one DELETE of the row if
+// it holds hash and has not expired; of two concurrent ones the second
+// waits for the first's row lock and then finds nothing.
+func (u *Users) RedeemLinkToken(ctx context.Context, userID, purpose, hash string) (bool, error) {
+	if !core.ValidUserID(userID) || !storable(purpose) || !storable(hash) {
+		return false, nil
+	}
+	ctx, cancel := u.ctx(ctx)
+	defer cancel()
+	tag, err := u.pool.Exec(ctx, u.q.redeemLink, userID, purpose, hash)
+	if err != nil {
+		return false, u.fail(err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // SetRoles replaces a user's roles; core.ErrUserNotFound when there is no
@@ -197,18 +283,28 @@ func (u *Users) Schema() string { return u.schema }
 // queries are the statements of Users, on one schema. pgx prepares each
 // once per connection.
 type queries struct {
-	insert, byEmail, byID, setRoles, setClaims string
+	insert, byEmail, byID, setRoles, setClaims           string
+	setPassword, setPasswordIf, setDisabled, setVerified string
+	putLink, redeemLink                                  string
 }
 
 func newQueries(schema string) queries {
-	users := schema + ".users"
+	users, links := schema+".users", schema+".link_tokens"
 	return queries{
 		insert: `INSERT INTO ` + users + ` (id, email, password_hash, roles) VALUES ($1, $2, $3, $4)
 			ON CONFLICT ((lower(email))) DO NOTHING RETURNING created_at`,
-		byEmail:   `SELECT id, email, password_hash, roles, claims, created_at FROM ` + users + ` WHERE lower(email) = lower($1)`,
-		byID:      `SELECT id, email, roles, claims, created_at FROM ` + users + ` WHERE id = $1`,
-		setRoles:  `UPDATE ` + users + ` SET roles = $2, updated_at = now() WHERE id = $1`,
-		setClaims: `UPDATE ` + users + ` SET claims = $2::jsonb, updated_at = now() WHERE id = $1`,
+		byEmail:       `SELECT id, email, password_hash, roles, claims, created_at, email_verified, disabled FROM ` + users + ` WHERE lower(email) = lower($1)`,
+		byID:          `SELECT id, email, roles, claims, created_at, email_verified, disabled FROM ` + users + ` WHERE id = $1`,
+		setRoles:      `UPDATE ` + users + ` SET roles = $2, updated_at = now() WHERE id = $1`,
+		setClaims:     `UPDATE ` + users + ` SET claims = $2::jsonb, updated_at = now() WHERE id = $1`,
+		setPassword:   `UPDATE ` + users + ` SET password_hash = $2, updated_at = now() WHERE id = $1`,
+		setPasswordIf: `UPDATE ` + users + ` SET password_hash = $2, updated_at = now() WHERE id = $1 AND password_hash = $3`,
+		setDisabled:   `UPDATE ` + users + ` SET disabled = $2, updated_at = now() WHERE id = $1`,
+		setVerified:   `UPDATE ` + users + ` SET email_verified = $2, updated_at = now() WHERE id = $1`,
+		putLink: `INSERT INTO ` + links + ` (user_id, purpose, token_hash, expires_at)
+			VALUES ($1, $2, $3, clock_timestamp() + $4 * interval '1 millisecond')
+			ON CONFLICT (user_id, purpose) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at`,
+		redeemLink: `DELETE FROM ` + links + ` WHERE user_id = $1 AND purpose = $2 AND token_hash = $3 AND expires_at > clock_timestamp()`,
 	}
 }
 

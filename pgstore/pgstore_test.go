@@ -28,11 +28,27 @@ func TestMain(m *testing.M) {
 
 // users runs the user suites on the shared PostgreSQL, each store on a
 // schema of its own.
-var users = storetest.UsersHarness{NewUsers: func(t testing.TB, h *core.PasswordHasher) storetest.UserStore {
-	return pgstoretest.Open(t, pgstore.Options{Hasher: h})
-}}
+// A peer is the same schema through a pool of its own.
+var users = storetest.UsersHarness{
+	NewUsers: func(t testing.TB, h *core.PasswordHasher) storetest.UserStore {
+		return pgstoretest.Open(t, pgstore.Options{Hasher: h})
+	},
+	NewPeer: func(t testing.TB, us storetest.UserStore) storetest.UserStore {
+		pool, err := pgxpool.New(context.Background(), pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		peer, err := pgstore.New(pool, pgstore.Options{Schema: us.(*pgstore.Users).Schema(), Hasher: storetest.FastHasher})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return peer
+	},
+}
 
 func TestUsers(t *testing.T)              { storetest.RunUsers(t, users) }
+func TestAccounts(t *testing.T)           { storetest.RunAccounts(t, users) }
 func TestUnknownEmailTiming(t *testing.T) { storetest.RunUnknownEmailTiming(t, users) }
 
 // TestEmailIndexIsTheSafetyNet: a writer that bypasses core and pgstore

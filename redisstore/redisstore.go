@@ -244,6 +244,7 @@ func (s *Store) probe(ctx context.Context) error {
 //	<prefix>:{u:<id>}:s:<m>         session (packed string)
 //	<prefix>:{u:<id>}:ss            the user's sessions (members <m>), by last use
 //	<prefix>:{u:<id>}:user          account (Users)
+//	<prefix>:{u:<id>}:lt:<purpose>  the user's link token of purpose (Users)
 //	<prefix>:{e:<sha256(email)>}:email  email → user id (Users)
 func (s *Store) userTag(uid string) string       { return s.prefix + ":{u:" + uid + "}:" }
 func (s *Store) sessionPrefix(uid string) string { return s.userTag(uid) + "s:" }
@@ -369,7 +370,7 @@ func (s *Store) Rotate(ctx context.Context, r core.Rotation) (core.RotateResult,
 				return core.RotateResult{}, err
 			}
 		}
-	case core.Reused, core.Ended, core.NoUser:
+	case core.Reused, core.Ended, core.NoUser, core.Disabled:
 		s.tombs.add(r.SessionID)
 	}
 	return out, nil
@@ -424,6 +425,25 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 	}
 	for _, m := range gone {
 		s.tombs.add(sessionIDOf(userID, m))
+	}
+	return len(gone), nil
+}
+
+// RevokeOtherSessions implements core.Store.
+func (s *Store) RevokeOtherSessions(ctx context.Context, userID, keep string) (int, error) {
+	m, ok := member(userID, keep)
+	if !ok {
+		m = "" // no member is empty: every session goes
+	}
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	gone, err := decodeMembers(revokeOthersScript.Exec(ctx, s.c,
+		[]string{s.indexKey(userID)}, []string{s.sessionPrefix(userID), m}))
+	if err != nil {
+		return 0, wrap(err)
+	}
+	for _, g := range gone {
+		s.tombs.add(sessionIDOf(userID, g))
 	}
 	return len(gone), nil
 }

@@ -86,15 +86,35 @@ func TestConcurrency(t *testing.T) {
 
 // users runs the user suites on the Redis behind url, each store on a key
 // prefix of its own.
+// A peer is a second client (own connections) on the same prefix.
 func users(url func(testing.TB) string) storetest.UsersHarness {
-	return storetest.UsersHarness{NewUsers: func(t testing.TB, h *core.PasswordHasher) storetest.UserStore {
-		return redisstoretest.Open(t, url(t), redisstore.Options{KeyPrefix: redisstoretest.Prefix(), Hasher: h}).Users()
-	}}
+	type opened struct {
+		prefix string
+		hasher *core.PasswordHasher
+	}
+	stores := map[storetest.UserStore]opened{}
+	return storetest.UsersHarness{
+		NewUsers: func(t testing.TB, h *core.PasswordHasher) storetest.UserStore {
+			p := redisstoretest.Prefix()
+			u := redisstoretest.Open(t, url(t), redisstore.Options{KeyPrefix: p, Hasher: h}).Users()
+			stores[u] = opened{p, h}
+			return u
+		},
+		NewPeer: func(t testing.TB, us storetest.UserStore) storetest.UserStore {
+			o := stores[us]
+			return redisstoretest.Open(t, url(t), redisstore.Options{KeyPrefix: o.prefix, Hasher: o.hasher}).Users()
+		},
+	}
 }
 
 func TestUsers(t *testing.T) {
 	t.Run("Standalone", func(t *testing.T) { storetest.RunUsers(t, users(redistest.URL)) })
 	t.Run("Cluster", func(t *testing.T) { storetest.RunUsers(t, users(redistest.ClusterURL)) })
+}
+
+func TestAccounts(t *testing.T) {
+	t.Run("Standalone", func(t *testing.T) { storetest.RunAccounts(t, users(redistest.URL)) })
+	t.Run("Cluster", func(t *testing.T) { storetest.RunAccounts(t, users(redistest.ClusterURL)) })
 }
 
 func BenchmarkStore(b *testing.B) {

@@ -62,7 +62,7 @@ func decodeRotate(r rueidis.RedisResult) (rotateReply, error) {
 	}
 	out := rotateReply{outcome: core.Outcome(n)}
 	switch out.outcome {
-	case core.Invalid, core.Conflict, core.Reused, core.Ended, core.NoUser:
+	case core.Invalid, core.Conflict, core.Reused, core.Ended, core.NoUser, core.Disabled:
 		if len(v) != 1 {
 			return rotateReply{}, malformed("rotate", "%d elements for outcome %v", len(v), out.outcome)
 		}

@@ -118,12 +118,13 @@ return {nowus, exp, evicted}
 
 // rotateScript: KEYS session, index, user. ARGV member, generation, hash,
 // new hash, idle ms, grace ms, new data, "1" to replace the data, "1" to end
-// the session instead (logout), "1" to load the user.
+// the session instead (logout), "1" to load the user (a user gone or
+// disabled ends the session: NOUSER, DISABLED).
 // Returns {outcome} or, when rotated, {outcome, data, ua, ip, created µs,
 // used µs, expiry ms, {user field, value…}} (the user's hash without its
 // password hash, when asked for).
 var rotateScript = newScript(sessionLua + fmt.Sprintf(`
-local INVALID, ROTATED, CONFLICT, REUSED, ENDED, NOUSER = %d, %d, %d, %d, %d, %d
+local INVALID, ROTATED, CONFLICT, REUSED, ENDED, NOUSER, DISABLED = %d, %d, %d, %d, %d, %d, %d
 local s = get(KEYS[1])
 if not s then return {INVALID} end
 local pg = tonumber(ARGV[2])
@@ -138,6 +139,7 @@ if pg == s.g and s.h == ARGV[3] then
     local all = redis.call('HGETALL', KEYS[3])
     if #all == 0 then drop() return {NOUSER} end
     for i = 1, #all, 2 do
+      if all[i] == 'disabled' and all[i + 1] == '1' then drop() return {DISABLED} end
       if all[i] ~= 'pw' then user[#user + 1] = all[i]; user[#user + 1] = all[i + 1] end
     end
   end
@@ -157,7 +159,7 @@ if pg < s.g then
   return {REUSED}
 end
 return {INVALID}
-`, core.Invalid, core.Rotated, core.Conflict, core.Reused, core.Ended, core.NoUser))
+`, core.Invalid, core.Rotated, core.Conflict, core.Reused, core.Ended, core.NoUser, core.Disabled))
 
 // revokeScript: KEYS session, index. ARGV member. Returns 1 if a session
 // was deleted.
@@ -174,6 +176,20 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if redis.call('DEL', ARGV[1] .. m) == 1 then gone[#gone + 1] = m end
 end
 redis.call('DEL', KEYS[1])
+return gone
+`)
+
+// revokeOthersScript: KEYS index. ARGV session key prefix, the member to
+// keep. Deletes every other session of the index; returns the members whose
+// session was live.
+var revokeOthersScript = newScript(`
+local gone = {}
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if m ~= ARGV[2] then
+    if redis.call('DEL', ARGV[1] .. m) == 1 then gone[#gone + 1] = m end
+    redis.call('ZREM', KEYS[1], m)
+  end
+end
 return gone
 `)
 
@@ -212,6 +228,23 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `)
 
+// setPasswordIfScript: KEYS user. ARGV old hash, new hash. Replaces the
+// password hash only if it is still old (a rehash at login must not undo a
+// password change that happened meanwhile); returns 1 when it did.
+var setPasswordIfScript = newScript(`
+if redis.call('HGET', KEYS[1], 'pw') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'pw', ARGV[2])
+return 1
+`)
+
+// redeemScript: KEYS link token. ARGV hash. Deletes the token if it is
+// hash (an expired one is gone already); returns 1 when it did.
+var redeemScript = newScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`)
+
 // hitScript: KEYS counter. ARGV limit, window ms. Counts one event unless
 // the window already holds limit: a refused hit writes nothing. The first
 // event of a window sets its expiry. Returns {outcome, ms left}, outcome
@@ -245,4 +278,5 @@ if n > 1 then redis.call('DECR', KEYS[1]) else redis.call('DEL', KEYS[1]) end
 return 0
 `)
 
-var allScripts = []script{hitScript, peekScript, undoScript, createScript, rotateScript, revokeScript, revokeUserScript, listScript, claimEmailScript, updateUserScript}
+var allScripts = []script{hitScript, peekScript, undoScript, createScript, rotateScript, revokeScript, revokeUserScript, revokeOthersScript,
+	listScript, claimEmailScript, updateUserScript, setPasswordIfScript, redeemScript}

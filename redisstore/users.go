@@ -14,24 +14,29 @@ import (
 	"github.com/authenik8/authenik8-go/core"
 )
 
-// Users is a core.UserStore and core.UserRegistrar on Redis, sharing its
-// Store's client, key prefix and timeout. Accounts and their email index
-// are the only keys without a TTL.
+// Users is a core.UserStore, core.UserRegistrar, core.AccountStore and
+// core.LinkTokenStore on Redis, sharing its Store's client, key prefix and
+// timeout. Accounts and their email index are the only keys without a TTL.
 type Users struct {
 	s *Store
 }
 
 var (
-	_ core.UserStore     = (*Users)(nil)
-	_ core.UserRegistrar = (*Users)(nil)
+	_ core.UserStore      = (*Users)(nil)
+	_ core.UserRegistrar  = (*Users)(nil)
+	_ core.AccountStore   = (*Users)(nil)
+	_ core.LinkTokenStore = (*Users)(nil)
 )
 
 // Users returns the store's user store.
 func (s *Store) Users() *Users { return &Users{s: s} }
 
 // An account is the hash <prefix>:{u:<id>}:user (email, pw, roles, claims,
-// created); <prefix>:{e:<sha256 of email>}:email holds its id. Hashing the
-// email keeps addresses out of key names and braces out of hash tags.
+// created, and "1" in verified and disabled when they are set);
+// <prefix>:{e:<sha256 of email>}:email holds its id. Hashing the email
+// keeps addresses out of key names and braces out of hash tags. A link
+// token is the string <prefix>:{u:<id>}:lt:<purpose>, holding the token's
+// hash until it expires.
 func (u *Users) userKey(id string) string { return u.s.userKey(id) }
 func (u *Users) emailKey(email string) string {
 	sum := sha256.Sum256([]byte(email))
@@ -99,21 +104,15 @@ func claimEmailAbort(ctx context.Context, u *Users, ek, id string) {
 }
 
 // Authenticate implements core.UserStore. An unknown email costs the same
-// argon2id computation as a known one.
+// argon2id computation as a known one. A hash made with other parameters
+// than the hasher's is replaced after a successful check.
 func (u *Users) Authenticate(ctx context.Context, email, password string) (core.User, error) {
 	email = core.NormalizeEmail(email)
-	ctx, cancel := u.s.ctx(ctx)
-	id, err := u.s.c.Do(ctx, u.s.c.B().Get().Key(u.emailKey(email)).Build()).ToString()
-	var (
-		user core.User
-		hash string
-	)
-	if err == nil {
-		user, hash, err = u.load(ctx, id)
-	}
+	qctx, cancel := u.s.ctx(ctx)
+	user, hash, err := u.byEmail(qctx, email)
 	cancel()
 	switch {
-	case isNil(err) || err == core.ErrUserNotFound:
+	case err == core.ErrUserNotFound || (err == nil && hash == ""):
 		u.s.hasher.VerifyMissing(password)
 		return core.User{}, core.ErrInvalidCredentials
 	case err != nil:
@@ -121,8 +120,89 @@ func (u *Users) Authenticate(ctx context.Context, email, password string) (core.
 	case !u.s.hasher.Verify(hash, password):
 		return core.User{}, core.ErrInvalidCredentials
 	}
+	if u.s.hasher.NeedsRehash(hash) {
+		// Best effort: the login stands whether or not the upgrade lands.
+		if upgraded, err := u.s.hasher.Hash(password); err == nil {
+			qctx, cancel := u.s.ctx(ctx)
+			setPasswordIfScript.Exec(qctx, u.s.c, []string{u.userKey(user.ID)}, []string{hash, upgraded})
+			cancel()
+		}
+	}
 	return user, nil
 }
+
+// UserByEmail implements core.AccountStore.
+func (u *Users) UserByEmail(ctx context.Context, email string) (core.User, error) {
+	ctx, cancel := u.s.ctx(ctx)
+	defer cancel()
+	user, _, err := u.byEmail(ctx, core.NormalizeEmail(email))
+	if err != nil && err != core.ErrUserNotFound {
+		err = wrap(err)
+	}
+	return user, err
+}
+
+// byEmail reads the account of a normalized email, or ErrUserNotFound.
+func (u *Users) byEmail(ctx context.Context, email string) (core.User, string, error) {
+	id, err := u.s.c.Do(ctx, u.s.c.B().Get().Key(u.emailKey(email)).Build()).ToString()
+	if isNil(err) {
+		return core.User{}, "", core.ErrUserNotFound
+	}
+	if err != nil {
+		return core.User{}, "", err
+	}
+	return u.load(ctx, id)
+}
+
+// SetPassword implements core.AccountStore.
+func (u *Users) SetPassword(ctx context.Context, id, password string) error {
+	if !core.ValidUserID(id) {
+		return core.ErrUserNotFound
+	}
+	hash, err := u.s.hasher.Hash(password)
+	if err != nil {
+		return err
+	}
+	return u.set(ctx, id, "pw", hash)
+}
+
+// SetDisabled implements core.AccountStore.
+func (u *Users) SetDisabled(ctx context.Context, id string, disabled bool) error {
+	return u.set(ctx, id, "disabled", flag(disabled))
+}
+
+// SetEmailVerified implements core.AccountStore.
+func (u *Users) SetEmailVerified(ctx context.Context, id string) error {
+	return u.set(ctx, id, "verified", "1")
+}
+
+// PutLinkToken implements core.LinkTokenStore.
+func (u *Users) PutLinkToken(ctx context.Context, userID, purpose, hash string, ttl time.Duration) error {
+	if !core.ValidUserID(userID) {
+		return core.ErrUserNotFound
+	}
+	ctx, cancel := u.s.ctx(ctx)
+	defer cancel()
+	c := u.s.c
+	return wrap(c.Do(ctx, c.B().Set().Key(u.linkKey(userID, purpose)).Value(compactHash(hash)).Px(ttl).Build()).Error())
+}
+
+// RedeemLinkToken implements core.LinkTokenStore: one script, so of two
+// concurrent redemptions one finds the token and the other finds it gone.
+func (u *Users) RedeemLinkToken(ctx context.Context, userID, purpose, hash string) (bool, error) {
+	if !core.ValidUserID(userID) {
+		return false, nil
+	}
+	ctx, cancel := u.s.ctx(ctx)
+	defer cancel()
+	n, err := redeemScript.Exec(ctx, u.s.c, []string{u.linkKey(userID, purpose)}, []string{compactHash(hash)}).AsInt64()
+	if err != nil {
+		return false, wrap(err)
+	}
+	return n == 1, nil
+}
+
+func (u *Users) linkKey(id, purpose string) string { return u.s.userTag(id) + "lt:" + purpose }
 
 // User implements core.UserStore.
 func (u *Users) User(ctx context.Context, id string) (core.User, error) {
@@ -148,16 +228,21 @@ func (u *Users) SetClaims(ctx context.Context, id string, claims map[string]any)
 }
 
 func (u *Users) update(ctx context.Context, id, field string, v any) error {
-	if !core.ValidUserID(id) {
-		return core.ErrUserNotFound
-	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
+	return u.set(ctx, id, field, string(b))
+}
+
+// set sets a field of an existing account.
+func (u *Users) set(ctx context.Context, id, field, value string) error {
+	if !core.ValidUserID(id) {
+		return core.ErrUserNotFound
+	}
 	ctx, cancel := u.s.ctx(ctx)
 	defer cancel()
-	n, err := updateUserScript.Exec(ctx, u.s.c, []string{u.userKey(id)}, []string{field, string(b)}).AsInt64()
+	n, err := updateUserScript.Exec(ctx, u.s.c, []string{u.userKey(id)}, []string{field, value}).AsInt64()
 	if err != nil {
 		return wrap(err)
 	}
@@ -186,7 +271,7 @@ func (u *Users) load(ctx context.Context, id string) (core.User, string, error) 
 // decodeUser decodes an account's hash (its fields but the password hash
 // are enough). The rotate script reads the same hash when it reloads a user.
 func decodeUser(id string, m map[string]string) (core.User, error) {
-	user := core.User{ID: id, Email: m["email"]}
+	user := core.User{ID: id, Email: m["email"], EmailVerified: m["verified"] == "1", Disabled: m["disabled"] == "1"}
 	if err := json.Unmarshal([]byte(m["roles"]), &user.Roles); err != nil {
 		return core.User{}, fmt.Errorf("user %s: roles: %w", id, err)
 	}

@@ -121,6 +121,13 @@ func (m *Middleware) RequireAll(roles ...string) echo.MiddlewareFunc {
 // RequireAdmin lets through requests whose claims carry the admin role.
 func (m *Middleware) RequireAdmin() echo.MiddlewareFunc { return m.RequireRule(core.Admin()) }
 
+// RequireVerifiedEmail lets through requests whose claims say the user's
+// email address is verified (email_verified); others get 403
+// email_not_verified.
+func (m *Middleware) RequireVerifiedEmail() echo.MiddlewareFunc {
+	return m.RequireRule(core.VerifiedEmail())
+}
+
 // RequirePermission lets through requests whose roles grant at least one of
 // perms (core.Config.Permissions).
 func (m *Middleware) RequirePermission(perms ...string) echo.MiddlewareFunc {
@@ -171,12 +178,13 @@ func Optional(a *core.Auth, opts ...Option) echo.MiddlewareFunc {
 // Mount is New(a, opts...).Mount(r).
 func Mount(r Router, a *core.Auth, opts ...Option) { New(a, opts...).Mount(r) }
 
-// Require, RequireAll, RequireAdmin, RequirePermission,
+// Require, RequireAll, RequireAdmin, RequireVerifiedEmail, RequirePermission,
 // RequireAllPermissions and RequireRule are the Middleware methods of the
 // same names with core's answers to refusals (no error handler).
 func Require(roles ...string) echo.MiddlewareFunc    { return plain.Require(roles...) }
 func RequireAll(roles ...string) echo.MiddlewareFunc { return plain.RequireAll(roles...) }
 func RequireAdmin() echo.MiddlewareFunc              { return plain.RequireAdmin() }
+func RequireVerifiedEmail() echo.MiddlewareFunc      { return plain.RequireVerifiedEmail() }
 func RequireRule(rule core.Rule) echo.MiddlewareFunc { return plain.RequireRule(rule) }
 func RequirePermission(perms ...string) echo.MiddlewareFunc {
 	return plain.RequirePermission(perms...)

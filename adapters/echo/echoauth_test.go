@@ -75,6 +75,7 @@ func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
 	api.GET("/perm-all", ok, auth, m.RequireAllPermissions("reports:read", "reports:export"))
 	api.GET("/rule", ok, auth, m.RequireRule(adaptertest.TenantRule))
 	api.GET("/plain", ok, auth, echoauth.RequireAdmin())
+	api.GET("/verified", ok, auth, m.RequireVerifiedEmail())
 	api.GET("/unguarded", ok, echoauth.RequireAdmin())
 	return adaptertest.ServeHTTP(t, e)
 }

@@ -123,6 +123,13 @@ func (m *Middleware) RequireAll(roles ...string) fiber.Handler {
 // RequireAdmin lets through requests whose claims carry the admin role.
 func (m *Middleware) RequireAdmin() fiber.Handler { return m.RequireRule(core.Admin()) }
 
+// RequireVerifiedEmail lets through requests whose claims say the user's
+// email address is verified (email_verified); others get 403
+// email_not_verified.
+func (m *Middleware) RequireVerifiedEmail() fiber.Handler {
+	return m.RequireRule(core.VerifiedEmail())
+}
+
 // RequirePermission lets through requests whose roles grant at least one of
 // perms (core.Config.Permissions).
 func (m *Middleware) RequirePermission(perms ...string) fiber.Handler {
@@ -166,12 +173,13 @@ func Optional(a *core.Auth, opts ...Option) fiber.Handler { return New(a, opts..
 // Mount is New(a, opts...).Mount(r).
 func Mount(r fiber.Router, a *core.Auth, opts ...Option) { New(a, opts...).Mount(r) }
 
-// Require, RequireAll, RequireAdmin, RequirePermission,
+// Require, RequireAll, RequireAdmin, RequireVerifiedEmail, RequirePermission,
 // RequireAllPermissions and RequireRule are the Middleware methods of the
 // same names with core's answers to refusals (no error handler).
 func Require(roles ...string) fiber.Handler    { return plain.Require(roles...) }
 func RequireAll(roles ...string) fiber.Handler { return plain.RequireAll(roles...) }
 func RequireAdmin() fiber.Handler              { return plain.RequireAdmin() }
+func RequireVerifiedEmail() fiber.Handler      { return plain.RequireVerifiedEmail() }
 func RequireRule(rule core.Rule) fiber.Handler { return plain.RequireRule(rule) }
 func RequirePermission(perms ...string) fiber.Handler {
 	return plain.RequirePermission(perms...)

@@ -106,6 +106,7 @@ func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
 	api.Get("/perm-all", auth, m.RequireAllPermissions("reports:read", "reports:export"), ok)
 	api.Get("/rule", auth, m.RequireRule(adaptertest.TenantRule), ok)
 	api.Get("/plain", auth, fiberauth.RequireAdmin(), ok)
+	api.Get("/verified", auth, m.RequireVerifiedEmail(), ok)
 	api.Get("/unguarded", fiberauth.RequireAdmin(), ok)
 	return listen(t, app)
 }

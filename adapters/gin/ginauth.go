@@ -118,6 +118,13 @@ func (m *Middleware) RequireAll(roles ...string) gin.HandlerFunc {
 // RequireAdmin lets through requests whose claims carry the admin role.
 func (m *Middleware) RequireAdmin() gin.HandlerFunc { return m.RequireRule(core.Admin()) }
 
+// RequireVerifiedEmail lets through requests whose claims say the user's
+// email address is verified (email_verified); others get 403
+// email_not_verified.
+func (m *Middleware) RequireVerifiedEmail() gin.HandlerFunc {
+	return m.RequireRule(core.VerifiedEmail())
+}
+
 // RequirePermission lets through requests whose roles grant at least one of
 // perms (core.Config.Permissions).
 func (m *Middleware) RequirePermission(perms ...string) gin.HandlerFunc {
@@ -162,12 +169,13 @@ func Optional(a *core.Auth, opts ...Option) gin.HandlerFunc { return New(a, opts
 // Mount is New(a, opts...).Mount(r).
 func Mount(r gin.IRouter, a *core.Auth, opts ...Option) { New(a, opts...).Mount(r) }
 
-// Require, RequireAll, RequireAdmin, RequirePermission,
+// Require, RequireAll, RequireAdmin, RequireVerifiedEmail, RequirePermission,
 // RequireAllPermissions and RequireRule are the Middleware methods of the
 // same names with core's answers to refusals (no error handler).
 func Require(roles ...string) gin.HandlerFunc    { return plain.Require(roles...) }
 func RequireAll(roles ...string) gin.HandlerFunc { return plain.RequireAll(roles...) }
 func RequireAdmin() gin.HandlerFunc              { return plain.RequireAdmin() }
+func RequireVerifiedEmail() gin.HandlerFunc      { return plain.RequireVerifiedEmail() }
 func RequireRule(rule core.Rule) gin.HandlerFunc { return plain.RequireRule(rule) }
 func RequirePermission(perms ...string) gin.HandlerFunc {
 	return plain.RequirePermission(perms...)

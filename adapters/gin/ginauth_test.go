@@ -62,6 +62,7 @@ func serve(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
 	authed.GET("/perm-all", m.RequireAllPermissions("reports:read", "reports:export"), ok)
 	authed.GET("/rule", m.RequireRule(adaptertest.TenantRule), ok)
 	authed.GET("/plain", ginauth.RequireAdmin(), ok)
+	authed.GET("/verified", m.RequireVerifiedEmail(), ok)
 	return adaptertest.ServeHTTP(t, r)
 }
 

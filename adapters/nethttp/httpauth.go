@@ -125,6 +125,13 @@ func (m *Middleware) RequireAdmin() func(http.Handler) http.Handler {
 	return m.RequireRule(core.Admin())
 }
 
+// RequireVerifiedEmail lets through requests whose claims say the user's
+// email address is verified (email_verified); others get 403
+// email_not_verified.
+func (m *Middleware) RequireVerifiedEmail() func(http.Handler) http.Handler {
+	return m.RequireRule(core.VerifiedEmail())
+}
+
 // RequirePermission lets through requests whose roles grant at least one of
 // perms (core.Config.Permissions).
 func (m *Middleware) RequirePermission(perms ...string) func(http.Handler) http.Handler {
@@ -196,12 +203,13 @@ func Mount(r Router, prefix string, a *core.Auth, opts ...Option) {
 	New(a, opts...).Mount(r, prefix)
 }
 
-// Require, RequireAll, RequireAdmin, RequirePermission,
+// Require, RequireAll, RequireAdmin, RequireVerifiedEmail, RequirePermission,
 // RequireAllPermissions and RequireRule are the Middleware methods of the
 // same names with core's answers to refusals (no error handler).
 func Require(roles ...string) func(http.Handler) http.Handler    { return plain.Require(roles...) }
 func RequireAll(roles ...string) func(http.Handler) http.Handler { return plain.RequireAll(roles...) }
 func RequireAdmin() func(http.Handler) http.Handler              { return plain.RequireAdmin() }
+func RequireVerifiedEmail() func(http.Handler) http.Handler      { return plain.RequireVerifiedEmail() }
 func RequireRule(rule core.Rule) func(http.Handler) http.Handler { return plain.RequireRule(rule) }
 func RequirePermission(perms ...string) func(http.Handler) http.Handler {
 	return plain.RequirePermission(perms...)

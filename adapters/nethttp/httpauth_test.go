@@ -72,6 +72,7 @@ func serveMux(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
 	mux.Handle("GET /api/perm-all", authed(m.RequireAllPermissions("reports:read", "reports:export")))
 	mux.Handle("GET /api/rule", authed(m.RequireRule(adaptertest.TenantRule)))
 	mux.Handle("GET /api/plain", authed(httpauth.RequireAdmin()))
+	mux.Handle("GET /api/verified", authed(m.RequireVerifiedEmail()))
 	mux.Handle("GET /api/unguarded", httpauth.RequireAdmin()(http.HandlerFunc(ok)))
 	return adaptertest.ServeHTTP(t, mux)
 }
@@ -95,6 +96,7 @@ func serveChi(t testing.TB, a *core.Auth, cfg adaptertest.ServerConfig) string {
 			r.With(m.RequireAllPermissions("reports:read", "reports:export")).Get("/perm-all", ok)
 			r.With(m.RequireRule(adaptertest.TenantRule)).Get("/rule", ok)
 			r.With(httpauth.RequireAdmin()).Get("/plain", ok)
+			r.With(m.RequireVerifiedEmail()).Get("/verified", ok)
 		})
 	})
 	return adaptertest.ServeHTTP(t, r)

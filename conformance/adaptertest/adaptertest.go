@@ -17,6 +17,7 @@
 //	GET /api/rule       m.Authenticate, m.RequireRule(TenantRule) → 200 OK
 //	GET /api/plain      m.Authenticate, the package-level RequireAdmin() → 200 OK
 //	GET /api/unguarded  the package-level RequireAdmin() alone → must refuse
+//	GET /api/verified   m.Authenticate, m.RequireVerifiedEmail() → 200 OK
 //
 // The server trusts no proxy unless the ServerConfig says so: by default the
 // client IP is the connection's, whatever X-Forwarded-For or X-Real-IP say.
@@ -119,9 +120,13 @@ func NewAuth(t testing.TB, s core.Store, u core.UserStore, mod func(*core.Config
 		// Every request of the suite comes from one loopback IP: limits high
 		// enough not to get in the way; RateLimits tests its own.
 		RateLimits: core.RateLimits{
-			LoginPerAccount: core.Limit{Max: 1000, Window: time.Minute},
-			LoginPerIP:      core.Limit{Max: 10000, Window: time.Minute},
-			RegisterPerIP:   core.Limit{Max: 10000, Window: time.Minute},
+			LoginPerAccount:        core.Limit{Max: 1000, Window: time.Minute},
+			LoginPerIP:             core.Limit{Max: 10000, Window: time.Minute},
+			RegisterPerIP:          core.Limit{Max: 10000, Window: time.Minute},
+			ForgotPerAccount:       core.Limit{Max: 1000, Window: time.Minute},
+			ForgotPerIP:            core.Limit{Max: 10000, Window: time.Minute},
+			VerificationPerAccount: core.Limit{Max: 1000, Window: time.Minute},
+			VerificationPerIP:      core.Limit{Max: 10000, Window: time.Minute},
 		},
 	}
 	if mod != nil {

@@ -70,7 +70,7 @@ func testBadInputCatalog(t *testing.T, h Harness) {
 }
 
 // catalogSize is the number of cases in the catalog.
-const catalogSize = 106
+const catalogSize = 141
 
 // cred is an email and password a case sends.
 type cred struct{ email, password string }
@@ -109,9 +109,13 @@ type badFixture struct {
 	// minted by an Auth with another refresh secret: well formed, naming a
 	// live session, MAC'd with the wrong key.
 	forgedMain, forgedOther string
-	tracked                 []string // user ids whose sessions are compared
-	kid                     string   // kid of the access tokens
-	before                  badSnapshot
+	// Link tokens of the main account: a genuine reset and verification
+	// token (never accepted by a case), and a reset token MAC'd with the
+	// wrong key.
+	resetTok, verifyTok, forgedReset string
+	tracked                          []string // user ids whose sessions are compared
+	kid                              string   // kid of the access tokens
+	before                           badSnapshot
 }
 
 const (
@@ -150,6 +154,7 @@ func newBadFixture(t *testing.T, e *env) *badFixture {
 		}
 		*dst = p.RefreshToken
 	}
+	fx.lifecycleTokens(forger)
 	fx.tracked = []string{fx.mainID, fx.otherID, "victim-newline", "victim-slack", "victim-stdb", "victim-crlf1"}
 	hdr, _, _ := splitJWT(t, fx.live.AccessToken)
 	fx.kid, _ = hdr["kid"].(string)
@@ -215,8 +220,8 @@ func (fx *badFixture) checkUnchanged(t *testing.T, e *env, tc badCase, before ba
 			t.Errorf("the account %q was not created: %v", tc.creates.email, err)
 		}
 	}
-	if _, err := fx.e.users.Authenticate(ctx, badMain, password); err != nil {
-		t.Errorf("the known account no longer authenticates: %v", err)
+	if u, err := fx.e.users.Authenticate(ctx, badMain, password); err != nil || u.Disabled {
+		t.Errorf("the known account no longer authenticates, or is disabled: %+v, %v", u, err)
 	}
 	if r := e.do("GET", "/auth/me", bearer(fx.live.AccessToken)); r.Status != 200 {
 		t.Errorf("the live session after the request: %d %s", r.Status, r.Body)
@@ -479,7 +484,7 @@ func (fx *badFixture) cases() []badCase {
 	deepArr := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
 	longEmail := strings.Repeat("a", 255-len("@example.com")) + "@example.com"
 
-	return []badCase{
+	return append([]badCase{
 		// Tokens: on a mounted route (GET /auth/me) unless said otherwise.
 		get("token/garbage", me, bearerH("garbage")).wants(core.ErrInvalidToken),
 		get("token/empty bearer", me, authz("Bearer ")).wants(core.ErrMissingToken),
@@ -638,5 +643,5 @@ func (fx *badFixture) cases() []badCase {
 		{name: "path/very long id", method: "DELETE", path: "/auth/sessions/" + strings.Repeat("x", 4000) + ".AAAAAAAAAAAAAAAAAAAAAA", headers: [][2]string{bearerH(live)}, want: []error{core.ErrNotFound}},
 		{name: "path/unicode id", method: "DELETE", path: "/auth/sessions/" + url.PathEscape("séssion✓."+strings.Repeat("A", 22)), headers: [][2]string{bearerH(live)}, want: []error{core.ErrNotFound}},
 		{name: "path/live session id without a token", method: "DELETE", path: "/auth/sessions/" + fx.liveSID, want: []error{core.ErrMissingToken}},
-	}
+	}, fx.lifecycleCases()...)
 }

@@ -22,19 +22,28 @@ type env struct {
 	store core.Store
 	users core.UserStore
 	hc    *http.Client
+	mail  *mailbox // the mails the server sent (nil without account stores)
 }
 
 func newEnv(t testing.TB, h Harness, cfg ServerConfig, mod func(*core.Config)) *env {
 	t.Helper()
 	s, u := h.Stores(t)
-	a := NewAuth(t, s, u, mod)
+	mail := withMailbox(u)
+	a := NewAuth(t, s, u, func(c *core.Config) {
+		if mail != nil {
+			c.Mailer, c.AppURL = mail, AppURL
+		}
+		if mod != nil {
+			mod(c)
+		}
+	})
 	base := h.Serve(t, a, cfg)
 	if !strings.HasPrefix(base, "http://127.0.0.1:") && !strings.HasPrefix(base, "http://[::1]:") {
 		t.Fatalf("Serve returned %q; the suite only targets loopback", base)
 	}
 	hc := &http.Client{Timeout: 20 * time.Second}
 	t.Cleanup(hc.CloseIdleConnections)
-	return &env{t: t, base: base, auth: a, store: s, users: u, hc: hc}
+	return &env{t: t, base: base, auth: a, store: s, users: u, hc: hc, mail: mail}
 }
 
 // result is one HTTP exchange's answer.

@@ -126,3 +126,51 @@ func (u *flakyUsers) SetRoles(ctx context.Context, id string, roles []string) er
 		SetRoles(context.Context, string, []string) error
 	}).SetRoles(ctx, id, roles)
 }
+
+func (s *flakyStore) RevokeOtherSessions(ctx context.Context, uid, keep string) (int, error) {
+	if err := s.down.err(); err != nil {
+		return 0, err
+	}
+	return s.Store.RevokeOtherSessions(ctx, uid, keep)
+}
+
+// The account and link-token methods follow the switch too, when the
+// wrapped store has them (the mail routes need both).
+func (u *flakyUsers) accounts() core.AccountStore { return u.UserStore.(core.AccountStore) }
+func (u *flakyUsers) links() core.LinkTokenStore  { return u.UserStore.(core.LinkTokenStore) }
+func (u *flakyUsers) UserByEmail(ctx context.Context, email string) (core.User, error) {
+	if err := u.down.err(); err != nil {
+		return core.User{}, err
+	}
+	return u.accounts().UserByEmail(ctx, email)
+}
+func (u *flakyUsers) SetPassword(ctx context.Context, id, password string) error {
+	if err := u.down.err(); err != nil {
+		return err
+	}
+	return u.accounts().SetPassword(ctx, id, password)
+}
+func (u *flakyUsers) SetDisabled(ctx context.Context, id string, disabled bool) error {
+	if err := u.down.err(); err != nil {
+		return err
+	}
+	return u.accounts().SetDisabled(ctx, id, disabled)
+}
+func (u *flakyUsers) SetEmailVerified(ctx context.Context, id string) error {
+	if err := u.down.err(); err != nil {
+		return err
+	}
+	return u.accounts().SetEmailVerified(ctx, id)
+}
+func (u *flakyUsers) PutLinkToken(ctx context.Context, id, purpose, hash string, ttl time.Duration) error {
+	if err := u.down.err(); err != nil {
+		return err
+	}
+	return u.links().PutLinkToken(ctx, id, purpose, hash, ttl)
+}
+func (u *flakyUsers) RedeemLinkToken(ctx context.Context, id, purpose, hash string) (bool, error) {
+	if err := u.down.err(); err != nil {
+		return false, err
+	}
+	return u.links().RedeemLinkToken(ctx, id, purpose, hash)
+}

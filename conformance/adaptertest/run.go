@@ -54,6 +54,13 @@ func Run(t *testing.T, h Harness) {
 		{"SuccessHandler", testSuccessHandler},
 		{"ErrorHandler", testErrorHandler},
 		{"WithoutRoutes", testWithoutRoutes},
+		{"ChangePassword", testChangePassword},
+		{"ForgotAndResetPassword", testForgotAndReset},
+		{"EmailVerification", testEmailVerification},
+		{"LogoutOthers", testLogoutOthers},
+		{"AdminUserRoutes", testAdminUserRoutes},
+		{"LifecycleStoreUnavailable", testLifecycleStoreUnavailable},
+		{"LifecycleCSRF", testLifecycleCSRF},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

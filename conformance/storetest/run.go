@@ -38,6 +38,8 @@ func Run(t *testing.T, h Harness) {
 		{"LogoutRefreshToken", testLogoutRefreshToken},
 		{"LogoutWithSupersededTokenIsReuse", testLogoutSuperseded},
 		{"LogoutAllRevokesEverySession", testLogoutAll},
+		{"RevokeOtherSessionsKeepsOne", testRevokeOtherSessions},
+		{"ReloadUserDisabledAndVerified", testReloadDisabledAndVerified},
 		{"RevokeSessionOwnerOrAdmin", testRevokeSession},
 		{"SessionsList", testSessionsList},
 		{"SessionsPerUserBounded", testSessionsPerUser},
@@ -694,6 +696,10 @@ func testRevocationReachesPeer(t *testing.T, h Harness) {
 			return a.RevokeSession(ctx(t), verify(t, a, p.AccessToken), p.SessionID)
 		}},
 		{"LogoutRefreshToken", byA, func(p *core.TokenPair) error { return a.LogoutRefreshToken(ctx(t), p.RefreshToken) }},
+		{"LogoutOthers", byA, func(p *core.TokenPair) error {
+			_, err := a.LogoutOthers(ctx(t), p.UserID, core.NewSessionID(p.UserID))
+			return err
+		}},
 		{"EvictedByNewLogin", func(u core.User) *core.TokenPair { return login(t, one, u) }, func(p *core.TokenPair) error {
 			_, err := one.IssueSession(ctx(t), core.User{ID: p.UserID}, core.Client{})
 			return err

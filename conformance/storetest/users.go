@@ -31,6 +31,10 @@ type UsersHarness struct {
 	// NewUsers returns a fresh, empty user store for one test that hashes
 	// passwords with hasher. Required.
 	NewUsers func(t testing.TB, hasher *core.PasswordHasher) UserStore
+	// NewPeer returns a second, independent client of the backend behind us
+	// (its own connections), as another process would have: RunAccounts
+	// spreads its races over it. Nil for an in-memory store.
+	NewPeer func(t testing.TB, us UserStore) UserStore
 }
 
 // FastHasher is a cheap argon2id setting for tests that create many

@@ -153,6 +153,29 @@ func (s *Store) RevokeUser(_ context.Context, userID string) (int, error) {
 	return n, nil
 }
 
+// RevokeOtherSessions implements core.Store.
+func (s *Store) RevokeOtherSessions(_ context.Context, userID, keep string) (int, error) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id := range s.byUser[userID] {
+		if id == keep {
+			continue
+		}
+		if e := s.liveLocked(id, now); e != nil {
+			n++
+		}
+		delete(s.sessions, id)
+		delete(s.byUser[userID], id)
+	}
+	if len(s.byUser[userID]) == 0 {
+		delete(s.byUser, userID)
+	}
+	s.writes++
+	return n, nil
+}
+
 // ListSessions implements core.Store.
 func (s *Store) ListSessions(_ context.Context, userID string) ([]core.Session, error) {
 	now := s.now()

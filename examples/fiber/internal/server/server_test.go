@@ -13,7 +13,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +56,41 @@ func TestAuthFlow(t *testing.T) {
 	}
 }
 
+// TestPasswordReset: forgot → the mail (here, without SMTP_URL, in the log)
+// → reset with its token → the new password logs in, the old one and the
+// old sessions are refused, and the link works once.
+func TestPasswordReset(t *testing.T) {
+	var logs syncBuffer
+	base := startLogged(t, Config{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	email := fmt.Sprintf("reset-%d@example.com", time.Now().UnixNano())
+	creds := fmt.Sprintf(`{"email":%q,"password":"correct horse battery"}`, email)
+	expect(t, "POST", base+"/auth/register", "", creds, 201)
+	old := str(expect(t, "POST", base+"/auth/login", "", creds, 200)["access_token"])
+
+	expect(t, "POST", base+"/auth/password/forgot", "", fmt.Sprintf(`{"email":%q}`, email), 202)
+	expect(t, "POST", base+"/auth/password/forgot", "", `{"email":"nobody@example.com"}`, 202)
+	link := regexp.MustCompile(`link=(\S+/reset-password\?token=([A-Za-z0-9_-]+))`)
+	var token string
+	for deadline := time.Now().Add(5 * time.Second); token == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := link.FindStringSubmatch(logs.String()); m != nil {
+			token = m[2]
+		}
+	}
+	if token == "" {
+		t.Fatalf("no reset link in the log:\n%s", logs.String())
+	}
+	reset := fmt.Sprintf(`{"token":%q,"new_password":"a brand new password"}`, token)
+	expect(t, "POST", base+"/auth/password/reset", "", reset, 204)
+	if body := expect(t, "POST", base+"/auth/password/reset", "", reset, 400); body["error"] != "invalid_grant" {
+		t.Errorf("the same link again: %v, want invalid_grant", body)
+	}
+	if body := expect(t, "GET", base+"/api/profile", old, "", 401); body["error"] != "token_revoked" {
+		t.Errorf("a session from before the reset: %v, want token_revoked", body)
+	}
+	expect(t, "POST", base+"/auth/login", "", creds, 401)
+	expect(t, "POST", base+"/auth/login", "", fmt.Sprintf(`{"email":%q,"password":"a brand new password"}`, email), 200)
+}
+
 // TestSeedAdmin checks that the seeded admin may see the admin page.
 func TestSeedAdmin(t *testing.T) {
 	email := fmt.Sprintf("admin-%d@example.com", time.Now().UnixNano())
@@ -73,14 +110,23 @@ func TestProbes(t *testing.T) {
 }
 
 func TestFromEnv(t *testing.T) {
-	env := map[string]string{"RATE_LIMITS": "login_ip=5/1m, register_ip=2/1h"}
+	env := map[string]string{"RATE_LIMITS": "login_ip=5/1m, register_ip=2/1h, forgot_ip=3/1h"}
 	cfg, err := FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Port != "8080" || cfg.RateLimits.LoginPerIP != (core.Limit{Max: 5, Window: time.Minute}) || cfg.RateLimits.RegisterPerIP != (core.Limit{Max: 2, Window: time.Hour}) {
+	if cfg.Port != "8080" || cfg.RateLimits.LoginPerIP != (core.Limit{Max: 5, Window: time.Minute}) || cfg.RateLimits.RegisterPerIP != (core.Limit{Max: 2, Window: time.Hour}) ||
+		cfg.RateLimits.ForgotPerIP != (core.Limit{Max: 3, Window: time.Hour}) {
 		t.Errorf("FromEnv = %+v", cfg)
 	}
+	if cfg.SMTPURL != "" || cfg.MailFrom != "no-reply@localhost" || cfg.AppURL != "http://localhost:8080" {
+		t.Errorf("mail defaults: SMTP_URL %q, MAIL_FROM %q, APP_URL %q", cfg.SMTPURL, cfg.MailFrom, cfg.AppURL)
+	}
+	env["PORT"] = "9090"
+	if cfg, _ := FromEnv(func(k string) string { return env[k] }); cfg.AppURL != "http://localhost:9090" {
+		t.Errorf("APP_URL with PORT=9090: %q", cfg.AppURL)
+	}
+	delete(env, "PORT")
 	env["RATE_LIMITS"] = "off"
 	if cfg, err := FromEnv(func(k string) string { return env[k] }); err != nil || !cfg.RateLimits.Disabled {
 		t.Errorf("RATE_LIMITS=off: %+v, %v", cfg.RateLimits, err)
@@ -179,10 +225,17 @@ func TestReadEnvFile(t *testing.T) {
 // TEST_DATABASE_URL when set.
 func start(t *testing.T, cfg Config) string {
 	t.Helper()
+	return startLogged(t, cfg, slog.New(slog.DiscardHandler))
+}
+
+// startLogged is start with the server's log going to log.
+func startLogged(t *testing.T, cfg Config, log *slog.Logger) string {
+	t.Helper()
 	cfg.JWTSecret, cfg.RefreshSecret = randomSecret(), randomSecret()
 	cfg.RedisURL = os.Getenv("TEST_REDIS_URL")
 	cfg.DatabaseURL = os.Getenv("TEST_DATABASE_URL")
-	srv, err := New(cfg, slog.New(slog.DiscardHandler))
+	cfg.AppURL = "http://app.test"
+	srv, err := New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +293,24 @@ func expect(t *testing.T, method, url, token, body string, status int) map[strin
 }
 
 func str(v any) string { s, _ := v.(string); return s }
+
+// syncBuffer is a log destination the test reads while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
 
 func randomSecret() string {
 	b := make([]byte, 32)

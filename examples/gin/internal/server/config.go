@@ -47,8 +47,9 @@ type Config struct {
 	// several instances can share one seed.
 	SeedAdminEmail, SeedAdminPassword string
 	// RATE_LIMITS: name=max/window pairs, such as the defaults
-	// "login_account=10/15m,login_ip=100/15m,register_ip=20/1h" (a limit
-	// left out keeps its default), or "off".
+	// "login_account=10/15m,login_ip=100/15m,register_ip=20/1h,
+	// forgot_account=5/1h,forgot_ip=20/1h,verify_account=5/1h,verify_ip=20/1h"
+	// (a limit left out keeps its default), or "off".
 	RateLimits core.RateLimits
 	// TRUSTED_PROXIES: the header a reverse proxy puts the client's address
 	// in, then the proxies' networks or addresses, such as
@@ -58,6 +59,17 @@ type Config struct {
 	// header on connections from those proxies. Unset: the connection's
 	// address, whatever headers a client sends.
 	TrustedProxy core.TrustedProxy
+	// SMTP_URL: smtp://[user:password@]host:port (STARTTLS when the server
+	// offers it), or smtps:// for TLS from the start: where password-reset
+	// and verification mails go. Unset: they are written to the log, with a
+	// warning (development only).
+	SMTPURL string
+	// MAIL_FROM: the sender of those mails. Default no-reply@localhost.
+	MailFrom string
+	// APP_URL: the base URL of the pages the mailed links open
+	// ($APP_URL/reset-password?token=…, $APP_URL/verify-email?token=…).
+	// Default http://localhost:$PORT.
+	AppURL string
 }
 
 // LoadConfig reads the configuration from the environment and, for the
@@ -88,6 +100,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		SeedAdminEmail:    getenv("SEED_ADMIN_EMAIL"),
 		SeedAdminPassword: getenv("SEED_ADMIN_PASSWORD"),
 	}
+	c.SMTPURL = getenv("SMTP_URL")
+	c.MailFrom = cmp.Or(getenv("MAIL_FROM"), "no-reply@localhost")
+	c.AppURL = cmp.Or(getenv("APP_URL"), "http://localhost:"+c.Port)
 	var err1, err2 error
 	c.RateLimits, err1 = parseRateLimits(getenv("RATE_LIMITS"))
 	c.TrustedProxy, err2 = parseTrustedProxies(getenv("TRUSTED_PROXIES"))
@@ -103,9 +118,13 @@ func parseRateLimits(spec string) (core.RateLimits, error) {
 		return r, nil
 	}
 	limits := map[string]*core.Limit{
-		"login_account": &r.LoginPerAccount,
-		"login_ip":      &r.LoginPerIP,
-		"register_ip":   &r.RegisterPerIP,
+		"login_account":  &r.LoginPerAccount,
+		"login_ip":       &r.LoginPerIP,
+		"register_ip":    &r.RegisterPerIP,
+		"forgot_account": &r.ForgotPerAccount,
+		"forgot_ip":      &r.ForgotPerIP,
+		"verify_account": &r.VerificationPerAccount,
+		"verify_ip":      &r.VerificationPerIP,
 	}
 	for part := range strings.SplitSeq(spec, ",") {
 		if part = strings.TrimSpace(part); part == "" {
@@ -117,7 +136,7 @@ func parseRateLimits(spec string) (core.RateLimits, error) {
 		d, err2 := time.ParseDuration(window)
 		l := limits[name]
 		if l == nil || err1 != nil || err2 != nil || n <= 0 || d <= 0 {
-			return r, fmt.Errorf("RATE_LIMITS: %q is not name=max/window (names: login_account, login_ip, register_ip; e.g. login_ip=100/15m), nor is RATE_LIMITS off", part)
+			return r, fmt.Errorf("RATE_LIMITS: %q is not name=max/window (names: login_account, login_ip, register_ip, forgot_account, forgot_ip, verify_account, verify_ip; e.g. login_ip=100/15m), nor is RATE_LIMITS off", part)
 		}
 		*l = core.Limit{Max: n, Window: d}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/authenik8/authenik8-go/core"
+	"github.com/authenik8/authenik8-go/core/mailer"
 	"github.com/authenik8/authenik8-go/core/memstore"
 	"github.com/authenik8/authenik8-go/pgstore"
 	"github.com/authenik8/authenik8-go/redisstore"
@@ -42,6 +43,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	mail, err := openMailer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	st, err := openStores(cfg, log)
 	if err != nil {
 		return nil, err
@@ -53,9 +58,17 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		RefreshSecret: refreshSecret,
 		RateLimits:    cfg.RateLimits,
 		ReloadUser:    true, // roles re-read at every refresh (in the same round trip on Redis)
+		Mailer:        mail, // password reset and email verification links
+		AppURL:        cfg.AppURL,
 		Hooks: core.Hooks{
 			OnReuseDetected: func(_ context.Context, e core.Event) {
 				log.Warn("refresh token reused: session revoked", "user", e.UserID, "session", e.SessionID)
+			},
+			OnMailFailed: func(_ context.Context, e core.Event) {
+				log.Warn("mail not sent", "kind", e.Mail, "user", e.UserID, "err", e.Err)
+			},
+			OnUserDisabled: func(_ context.Context, e core.Event) {
+				log.Info("user disabled: sessions ended", "user", e.UserID, "sessions", e.Sessions)
 			},
 		},
 	})
@@ -72,8 +85,14 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	return &Server{Auth: a, Log: log, trustedProxy: cfg.TrustedProxy, stores: st}, nil
 }
 
-// Close releases the stores.
-func (s *Server) Close() { s.stores.close() }
+// Close sends the mails still queued (for a few seconds at most) and
+// releases the stores.
+func (s *Server) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.Auth.FlushMail(ctx)
+	s.stores.close()
+}
 
 // The service's own answers are core.Responses, like those of the auth
 // routes, so that every framework writes them byte for byte alike with its
@@ -143,10 +162,13 @@ var jsonHeaders = []core.Header{
 	{Key: "Cache-Control", Value: "no-store"},
 }
 
-// users is what the service needs of a user store.
+// users is what the service needs of a user store: accounts that can be
+// registered, changed and disabled, and the link tokens of the mails.
 type users interface {
 	core.UserStore
 	core.UserRegistrar
+	core.AccountStore
+	core.LinkTokenStore
 }
 
 // stores are the session store and the user store.
@@ -225,6 +247,21 @@ func trustedProxy[Option any](p core.TrustedProxy, with func(header string, prox
 		return nil
 	}
 	return []Option{with(p.Header, p.Proxies...)}
+}
+
+// openMailer returns where the mails go: the SMTP server of SMTP_URL, or,
+// without it, the log (with a warning: the log then holds working links).
+func openMailer(cfg Config, log *slog.Logger) (core.Mailer, error) {
+	if cfg.SMTPURL == "" {
+		log.Warn("SMTP_URL unset: password-reset and verification mails go to the log, for development only")
+		return mailer.NewLog(log), nil
+	}
+	m, err := mailer.NewSMTP(cfg.SMTPURL, mailer.Options{From: cfg.MailFrom}) // its errors show the URL redacted
+	if err != nil {
+		return nil, fmt.Errorf("SMTP_URL: %w", err)
+	}
+	log.Info("mail: SMTP", "url", core.RedactURL(cfg.SMTPURL), "from", cfg.MailFrom, "app_url", cfg.AppURL)
+	return m, nil
 }
 
 // accessKeys returns the keys of access tokens: the private JWK set
