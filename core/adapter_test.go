@@ -164,7 +164,7 @@ func TestDisabledRoutes(t *testing.T) {
 	a := newAuth(t, nil)
 	all := core.NewAdapter(a, core.AdapterOptions{}).Routes()
 	some := core.NewAdapter(a, core.AdapterOptions{DisabledRoutes: []core.RouteID{core.RouteRegister, core.RouteRevokeSession}}).Routes()
-	if len(all) != 9 || len(some) != 7 {
+	if len(all) != 10 || len(some) != 8 {
 		t.Fatalf("%d routes, %d with two disabled", len(all), len(some))
 	}
 	for _, rt := range some {

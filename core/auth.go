@@ -22,6 +22,8 @@ type Auth struct {
 	cookies *CookieConfig // nil: cookie mode off
 	// loadUser: Config.ReloadUser, served inside Rotate by a UserRotator.
 	loadUser bool
+	oauth    *oauthState   // nil: OAuth sign-in off
+	remote   *RemoteKeySet // verify-only: nil when this Auth issues tokens
 }
 
 // New validates cfg, fills its defaults and returns an Auth. It returns an
@@ -30,9 +32,13 @@ type Auth struct {
 func New(cfg Config) (*Auth, error) {
 	cfg, err := cfg.withDefaults()
 	keys, kerr := newKeyRing(cfg.AccessKeys)
+	if cfg.RemoteKeys != nil {
+		keys, kerr = verifyOnlyRing, nil
+	}
 	limits, lerr := newLimiter(cfg)
 	cookies, cerr := cfg.Cookies.withDefaults()
-	if err = errors.Join(err, kerr, lerr, cerr); err != nil {
+	oauth, oerr := newOAuth(cfg)
+	if err = errors.Join(err, kerr, lerr, cerr, oerr); err != nil {
 		return nil, err
 	}
 	refreshKeys := [][]byte{append([]byte(nil), cfg.RefreshSecret...)}
@@ -50,6 +56,8 @@ func New(cfg Config) (*Auth, error) {
 		limits:   limits,
 		cookies:  cookies,
 		loadUser: cfg.ReloadUser && rotates && ur.HoldsUsers(cfg.Users),
+		oauth:    oauth,
+		remote:   cfg.RemoteKeys,
 	}, nil
 }
 
@@ -163,6 +171,9 @@ func (a *Auth) Login(ctx context.Context, email, password string, client Client)
 // IssueSession opens a session for a user the application has already
 // authenticated (single sign-on, magic links…) and returns its first tokens.
 func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenPair, error) {
+	if a.remote != nil {
+		return nil, errVerifyOnly
+	}
 	if !ValidUserID(u.ID) {
 		return nil, fmt.Errorf("authenik8: user id %q is not valid (1-128 printable ASCII bytes, no braces)", u.ID)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -82,6 +83,10 @@ const (
 	RouteSessions                         // GET /sessions
 	RouteRevokeSession                    // DELETE /sessions/:id
 	RouteJWKS                             // GET /jwks.json
+	RouteToken                            // POST /token
+	RouteOAuthStart                       // GET /oauth/:provider/start
+	RouteOAuthCallback                    // GET /oauth/:provider/callback
+	RouteOAuthExchange                    // POST /oauth/exchange
 )
 
 // DefaultBodyLimit is the largest request body the routes read.
@@ -107,6 +112,11 @@ func (a *Auth) Routes() []Route {
 		{RouteSessions, "GET", "/sessions", a.bearer(a.handleSessions)},
 		{RouteRevokeSession, "DELETE", "/sessions/:id", a.bearer(a.handleRevokeSession)},
 		{RouteJWKS, "GET", "/jwks.json", a.handleJWKS},
+		{RouteToken, "POST", "/token", a.handleToken},
+	}
+	routes = append(routes, a.oauthRoutes()...)
+	if a.remote != nil {
+		routes = slices.DeleteFunc(routes, a.notVerifyOnly)
 	}
 	for i, rt := range routes {
 		if rt.Method != "GET" {
