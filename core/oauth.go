@@ -179,7 +179,9 @@ func newOAuth(cfg Config) (*oauthState, error) {
 		return nil, nil
 	}
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("authenik8: Config.OAuth."+format, args...)) }
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("authenik8: Config.OAuth."+format, args...))
+	}
 	s := &oauthState{
 		providers: make(map[string]Provider, len(o.Providers)),
 		roles:     slices.Clone(o.Roles), timeout: o.Timeout, cookieName: o.CookieName, onError: o.OnError,
