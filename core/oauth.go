@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Sign-in with OAuth 2.0 and OpenID Connect providers. Core owns every
@@ -142,6 +143,10 @@ const (
 	// The store could not answer.
 	OAuthErrorUnavailable = "store_unavailable"
 )
+
+// MaxSubjectBytes bounds the subject of an identity (OpenID Connect: at
+// most 255 ASCII characters).
+const MaxSubjectBytes = 255
 
 // Lifetimes of a flow and of its login code.
 const (
@@ -348,14 +353,14 @@ func (a *Auth) handleOAuthCallback(ctx context.Context, r *Request) *Response {
 		return a.oauthFail(ctx, name, OAuthErrorInvalidIDToken, err)
 	case err != nil:
 		return a.oauthFail(ctx, name, OAuthErrorProvider, err)
-	case id.Subject == "":
-		return a.oauthFail(ctx, name, OAuthErrorProvider, errors.New("the provider named no subject"))
+	case id.Subject == "" || len(id.Subject) > MaxSubjectBytes || !utf8.ValidString(id.Subject):
+		return a.oauthFail(ctx, name, OAuthErrorProvider, fmt.Errorf("the provider named no usable subject (%d bytes)", len(id.Subject)))
 	}
 	u, failure, err := a.resolveIdentity(ctx, name, id)
 	if failure != "" {
 		return a.oauthFail(ctx, name, failure, err)
 	}
-	login, err := a.mintLoginCode(ctx, u.ID)
+	login, err := a.newLoginCode(ctx, u.ID)
 	if err != nil {
 		return a.oauthFail(ctx, name, OAuthErrorUnavailable, err)
 	}
@@ -449,16 +454,9 @@ func (a *Auth) ExchangeLoginCode(ctx context.Context, code string, client Client
 	if a.oauth == nil {
 		return nil, ErrNotFound.WithDescription("OAuth sign-in is not enabled.")
 	}
-	uid, hash, ok := a.parseLoginCode(code)
-	if !ok {
-		return nil, ErrInvalidGrant
-	}
-	redeemed, err := a.oauth.links.RedeemLinkToken(ctx, uid, loginPurpose, hash)
+	uid, err := a.redeemLoginCode(ctx, code)
 	if err != nil {
-		return nil, storeErr(err)
-	}
-	if !redeemed {
-		return nil, ErrInvalidGrant
+		return nil, err
 	}
 	u, err := a.cfg.Users.User(ctx, uid)
 	switch {
@@ -603,7 +601,7 @@ func (a *Auth) flowParams(provider string, key, seed []byte) OAuthFlow {
 // MAC'd with the refresh secret, so a forged one is refused without a store
 // call; the store keeps its SHA-256 as the user's link token of purpose
 // "login" for LoginCodeTTL, and redeems it once.
-func (a *Auth) mintLoginCode(ctx context.Context, userID string) (string, error) {
+func (a *Auth) newLoginCode(ctx context.Context, userID string) (string, error) {
 	raw := make([]byte, 1+32, 1+32+len(userID)+sha256.Size)
 	raw[0] = flowVersion
 	rand.Read(raw[1:33])
@@ -615,22 +613,35 @@ func (a *Auth) mintLoginCode(ctx context.Context, userID string) (string, error)
 	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
-func (a *Auth) parseLoginCode(code string) (userID, hash string, ok bool) {
+// redeemLoginCode spends a login code in one atomic store step and returns
+// its user: ErrInvalidGrant for a forged, unknown, expired or spent code.
+func (a *Auth) redeemLoginCode(ctx context.Context, code string) (string, error) {
 	if len(code) > 512 {
-		return "", "", false
+		return "", ErrInvalidGrant
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(code)
 	if err != nil || len(raw) < 1+32+1+sha256.Size || raw[0] != flowVersion {
-		return "", "", false
+		return "", ErrInvalidGrant
 	}
 	body, sum := raw[:len(raw)-sha256.Size], raw[len(raw)-sha256.Size:]
 	for _, k := range a.refresh.keys {
-		if hmac.Equal(macWith(k, loginDomain, body), sum) {
-			uid := string(body[33:])
-			return uid, hashToken(raw), ValidUserID(uid)
+		if !hmac.Equal(macWith(k, loginDomain, body), sum) {
+			continue
 		}
+		uid := string(body[33:])
+		if !ValidUserID(uid) {
+			break
+		}
+		ok, err := a.oauth.links.RedeemLinkToken(ctx, uid, loginPurpose, hashToken(raw))
+		switch {
+		case err != nil:
+			return "", storeErr(err)
+		case !ok:
+			return "", ErrInvalidGrant
+		}
+		return uid, nil
 	}
-	return "", "", false
+	return "", ErrInvalidGrant
 }
 
 func macWith(key, domain, body []byte) []byte {

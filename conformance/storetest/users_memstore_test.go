@@ -16,3 +16,5 @@ var memUsers = storetest.UsersHarness{
 
 func TestMemstoreUsers(t *testing.T)              { storetest.RunUsers(t, memUsers) }
 func TestMemstoreUnknownEmailTiming(t *testing.T) { storetest.RunUnknownEmailTiming(t, memUsers) }
+
+func TestMemstoreIdentities(t *testing.T) { storetest.RunIdentities(t, memUsers) }

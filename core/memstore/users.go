@@ -18,6 +18,7 @@ type Users struct {
 	mu      sync.RWMutex
 	byID    map[string]*userRecord
 	byEmail map[string]*userRecord
+	idents  map[identity]*userRecord // OAuth identities (identities.go); nil until the first link
 }
 
 type userRecord struct {
@@ -72,7 +73,7 @@ func (u *Users) Authenticate(_ context.Context, email, password string) (core.Us
 		hash, user = r.hash, r.copy()
 	}
 	u.mu.RUnlock()
-	if r == nil {
+	if r == nil || hash == "" { // no account, or one without a password (OAuth)
 		u.hasher.VerifyMissing(password)
 		return core.User{}, core.ErrInvalidCredentials
 	}
