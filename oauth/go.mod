@@ -3,8 +3,11 @@ module github.com/authenik8/authenik8-go/oauth
 go 1.25.0
 
 require (
+	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
 	github.com/coreos/go-oidc/v3 v3.21.0
+	github.com/golang-jwt/jwt/v5 v5.2.0
+	github.com/oauth2-proxy/mockoidc v0.0.0-20261103160011-e06ed0b7cb7f
 	golang.org/x/oauth2 v0.36.0
 )
 
@@ -20,9 +23,10 @@ require (
 	github.com/lestrrat-go/jwx/v2 v2.1.7 // indirect
 	github.com/lestrrat-go/option v1.0.1 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
 	golang.org/x/crypto v0.53.0 // indirect
 	golang.org/x/sys v0.46.0 // indirect
 )
 
 replace github.com/authenik8/authenik8-go/core => ../core
+
+replace github.com/authenik8/authenik8-go/conformance => ../conformance
