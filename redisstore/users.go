@@ -113,7 +113,7 @@ func (u *Users) Authenticate(ctx context.Context, email, password string) (core.
 	}
 	cancel()
 	switch {
-	case isNil(err) || err == core.ErrUserNotFound:
+	case isNil(err) || err == core.ErrUserNotFound || (err == nil && hash == ""): // no password: an OAuth account
 		u.s.hasher.VerifyMissing(password)
 		return core.User{}, core.ErrInvalidCredentials
 	case err != nil:
@@ -186,7 +186,7 @@ func (u *Users) load(ctx context.Context, id string) (core.User, string, error) 
 // decodeUser decodes an account's hash (its fields but the password hash
 // are enough). The rotate script reads the same hash when it reloads a user.
 func decodeUser(id string, m map[string]string) (core.User, error) {
-	user := core.User{ID: id, Email: m["email"]}
+	user := core.User{ID: id, Email: m["email"], EmailVerified: m["verified"] == "1"}
 	if err := json.Unmarshal([]byte(m["roles"]), &user.Roles); err != nil {
 		return core.User{}, fmt.Errorf("user %s: roles: %w", id, err)
 	}
