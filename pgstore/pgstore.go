@@ -152,7 +152,7 @@ func (u *Users) User(ctx context.Context, id string) (core.User, error) {
 		user   core.User
 		claims []byte
 	)
-	err := u.pool.QueryRow(ctx, u.q.byID, id).Scan(&user.ID, &user.Email, &user.Roles, &claims, &user.CreatedAt)
+	err := u.pool.QueryRow(ctx, u.q.byID, id).Scan(&user.ID, &user.Email, &user.Roles, &claims, &user.CreatedAt, &user.EmailVerified)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return core.User{}, core.ErrUserNotFound
 	}
@@ -206,7 +206,7 @@ func newQueries(schema string) queries {
 		insert: `INSERT INTO ` + users + ` (id, email, password_hash, roles) VALUES ($1, $2, $3, $4)
 			ON CONFLICT ((lower(email))) DO NOTHING RETURNING created_at`,
 		byEmail:   `SELECT id, email, password_hash, roles, claims, created_at FROM ` + users + ` WHERE lower(email) = lower($1)`,
-		byID:      `SELECT id, email, roles, claims, created_at FROM ` + users + ` WHERE id = $1`,
+		byID:      `SELECT id, email, roles, claims, created_at, email_verified FROM ` + users + ` WHERE id = $1`,
 		setRoles:  `UPDATE ` + users + ` SET roles = $2, updated_at = now() WHERE id = $1`,
 		setClaims: `UPDATE ` + users + ` SET claims = $2::jsonb, updated_at = now() WHERE id = $1`,
 	}
