@@ -54,6 +54,10 @@ func Run(t *testing.T, h Harness) {
 		{"SuccessHandler", testSuccessHandler},
 		{"ErrorHandler", testErrorHandler},
 		{"WithoutRoutes", testWithoutRoutes},
+		{"OAuthSignIn", testOAuthSignIn},
+		{"OAuthRefusals", testOAuthRefusals},
+		{"TokenEndpoint", testTokenEndpoint},
+		{"VerifyOnly", testVerifyOnly},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
