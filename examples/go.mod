@@ -8,6 +8,7 @@ require (
 	github.com/authenik8/authenik8-go/adapters/gin v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/oauth v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/redisstore v0.0.0-00010101000000-000000000000
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/fiber/v2 v2.52.15
@@ -20,9 +21,11 @@ require (
 	github.com/bytedance/sonic v1.15.0 // indirect
 	github.com/bytedance/sonic/loader v0.5.0 // indirect
 	github.com/cloudwego/base64x v0.1.6 // indirect
+	github.com/coreos/go-oidc/v3 v3.21.0 // indirect
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.12 // indirect
 	github.com/gin-contrib/sse v1.1.0 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
 	github.com/go-json-experiment/json v0.0.0-20250910080747-cc2cfa0554c3 // indirect
 	github.com/go-playground/locales v0.14.1 // indirect
 	github.com/go-playground/universal-translator v0.18.1 // indirect
@@ -62,6 +65,7 @@ require (
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.54.0 // indirect
 	golang.org/x/net v0.57.0 // indirect
+	golang.org/x/oauth2 v0.36.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
@@ -79,3 +83,5 @@ replace github.com/authenik8/authenik8-go/conformance => ../conformance
 replace github.com/authenik8/authenik8-go/adapters/echo => ../adapters/echo
 
 replace github.com/authenik8/authenik8-go/adapters/fiber => ../adapters/fiber
+
+replace github.com/authenik8/authenik8-go/oauth => ../oauth

@@ -93,6 +93,7 @@ func (p *project) output() []outputFile {
 		{"main.go", "main.go.tmpl"},
 		{"internal/server/config.go", "config.go.tmpl"},
 		{"internal/server/server.go", "server.go.tmpl"},
+		{"internal/server/oauth.go", "oauth.go.tmpl"},
 		{"internal/server/routes.go", "routes_" + p.Framework.Name + ".go.tmpl"},
 		{"internal/server/serve.go", "serve_" + p.Framework.Serve + ".go.tmpl"},
 		{"internal/server/server_test.go", "server_test.go.tmpl"},
@@ -180,7 +181,7 @@ func (p *project) render() (map[string][]byte, error) {
 func (p *project) checkoutSums() ([]byte, error) {
 	seen := map[string]bool{}
 	var lines []string
-	for _, mod := range []string{"core", "redisstore", "adapters/" + p.Framework.Name, "examples"} {
+	for _, mod := range []string{"core", "redisstore", "oauth", "adapters/" + p.Framework.Name, "examples"} {
 		b, err := os.ReadFile(filepath.Join(filepath.FromSlash(p.Replace), filepath.FromSlash(mod), "go.sum"))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // the sums only save lookups: tidy finds the rest online

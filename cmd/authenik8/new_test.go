@@ -136,6 +136,7 @@ func TestNewFiles(t *testing.T) {
 				}
 				want := map[string]string{
 					modulePrefix + "/core":                authenik8Version,
+					modulePrefix + "/oauth":               authenik8Version,
 					modulePrefix + "/adapters/" + fw.Name: authenik8Version,
 					fw.Module:                             fw.Version,
 				}

@@ -42,6 +42,31 @@ type Config struct {
 	// "login_account=10/15m,login_ip=100/15m,register_ip=20/1h" (a limit
 	// left out keeps its default), or "off".
 	RateLimits core.RateLimits
+
+	// Sign-in with OAuth providers (internal/server/oauth.go); a provider is
+	// on when its variables are set. OIDC_ISSUER, OIDC_CLIENT_ID and
+	// OIDC_CLIENT_SECRET: any OpenID Connect provider, found by discovery
+	// (provider "oidc"). GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET: Google
+	// ("google"). GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET: GitHub
+	// ("github").
+	OIDCIssuer, OIDCClientID, OIDCClientSecret string
+	GoogleClientID, GoogleClientSecret         string
+	GitHubClientID, GitHubClientSecret         string
+	// PUBLIC_URL: this server's external base URL; the callback to register
+	// with provider p is $PUBLIC_URL/auth/oauth/p/callback. Default
+	// http://localhost:$PORT.
+	PublicURL string
+	// OAUTH_REDIRECT_URL: the application's page where sign-in with a
+	// provider ends, with ?login_code=… (traded for tokens at POST
+	// /auth/oauth/exchange) or ?error=…. Required with a provider.
+	OAuthRedirectURL string
+	// JWKS_URL: verify-only mode, for a service that checks the access
+	// tokens of another: they verify with the keys published at this URL
+	// (such as https://auth.example.com/.well-known/jwks.json, EdDSA, ES256
+	// or RS256 keys), and no secret is needed. With REDIS_URL, the
+	// issuer's Redis, a revoked session is refused here too; without, a
+	// token stays valid until it expires.
+	JWKSURL string
 }
 
 // LoadConfig reads the configuration from the environment and, for the
@@ -70,6 +95,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RefreshSecret:     getenv("REFRESH_SECRET"),
 		SeedAdminEmail:    getenv("SEED_ADMIN_EMAIL"),
 		SeedAdminPassword: getenv("SEED_ADMIN_PASSWORD"),
+
+		OIDCIssuer:         getenv("OIDC_ISSUER"),
+		OIDCClientID:       getenv("OIDC_CLIENT_ID"),
+		OIDCClientSecret:   getenv("OIDC_CLIENT_SECRET"),
+		GoogleClientID:     getenv("GOOGLE_CLIENT_ID"),
+		GoogleClientSecret: getenv("GOOGLE_CLIENT_SECRET"),
+		GitHubClientID:     getenv("GITHUB_CLIENT_ID"),
+		GitHubClientSecret: getenv("GITHUB_CLIENT_SECRET"),
+		PublicURL:          cmp.Or(getenv("PUBLIC_URL"), "http://localhost:"+cmp.Or(getenv("PORT"), "8080")),
+		OAuthRedirectURL:   getenv("OAUTH_REDIRECT_URL"),
+		JWKSURL:            getenv("JWKS_URL"),
 	}
 	var err error
 	c.RateLimits, err = parseRateLimits(getenv("RATE_LIMITS"))
