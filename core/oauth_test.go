@@ -602,7 +602,7 @@ func TestOAuthConfig(t *testing.T) {
 		"scheme-relative":   {func(c *core.Config) { c.OAuth.RedirectURL = "//evil.example/x" }, "RedirectURL"},
 		"javascript":        {func(c *core.Config) { c.OAuth.RedirectURL = "javascript:alert(1)" }, "RedirectURL"},
 		"negative timeout":  {func(c *core.Config) { c.OAuth.Timeout = -1 }, "Timeout"},
-		"no identities":     {func(c *core.Config) { c.Users = plainUsers{c.Users} }, "IdentityStore"},
+		"no identities":     {func(c *core.Config) { c.Users = userStoreOnly{c.Users} }, "IdentityStore"},
 		"store not limiter": {func(c *core.Config) { c.Store = limiterless{memstore.New()}; c.RateLimits.Disabled = true }, "Limiter"},
 	}
 	for name, tc := range cases {
@@ -643,5 +643,5 @@ func TestOAuthConfig(t *testing.T) {
 // limiterless hides memstore's Limiter.
 type limiterless struct{ core.Store }
 
-// plainUsers hides every method but core.UserStore's.
-type plainUsers struct{ core.UserStore }
+// userStoreOnly hides every method but core.UserStore's.
+type userStoreOnly struct{ core.UserStore }
