@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"errors"
@@ -151,7 +152,7 @@ func (s *RemoteKeySet) key(kid string) (*ringKey, error) {
 		s.lastTry = time.Now()
 		// Not the request's context: a client that gives up must not
 		// abort the fetch that the requests waiting behind it need.
-		ctx, cancel := context.WithTimeout(context.Background(), s.client.Timeout+time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(s.client.Timeout, defaultJWKSTimeout)+time.Second)
 		_, s.lastFail = s.cache.Refresh(ctx, s.url)
 		cancel()
 		if r = s.ring.Load(); r != nil {
@@ -230,6 +231,11 @@ func (statelessStore) ListSessions(context.Context, string) ([]Session, error) {
 	return nil, errNoSessions
 }
 func (statelessStore) Ping(context.Context) error { return nil }
+
+// RevokeOtherSessions is the account lifecycle's addition to Store.
+func (statelessStore) RevokeOtherSessions(context.Context, string, string) (int, error) {
+	return 0, errNoSessions
+}
 
 // notVerifyOnly reports whether a verify-only Auth leaves rt out: every
 // route that issues tokens, and, without a Store, every route but /me.
