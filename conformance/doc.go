@@ -8,6 +8,8 @@
 //   - redistest: throwaway redis-server processes and clusters for tests;
 //   - pgtest: the PostgreSQL tests share, or a throwaway server of a
 //     test's own;
+//   - oauthtest: a scripted OAuth provider and in-memory accounts, for
+//     core's sign-in flow without a network;
 //   - proctest: built HTTP servers (examples, generated projects) run as
 //     processes, with /healthz at start and a graceful stop.
 //

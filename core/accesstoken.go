@@ -174,8 +174,14 @@ func (a *Auth) parseAccess(token string) (*Claims, error) {
 	// The key is pinned by kid, and the algorithm by the key: a header alg
 	// that differs (none, HS256 keyed with an RSA public key…) is refused.
 	k, ok := a.keys.byID[h.Kid]
-	if !ok {
+	if !ok && a.remote == nil {
 		return nil, fmt.Errorf("%w: unknown kid %q", ErrInvalidToken, h.Kid)
+	}
+	if !ok {
+		var err error
+		if k, err = a.remote.key(h.Kid); err != nil {
+			return nil, err
+		}
 	}
 	if h.Alg != k.alg.String() {
 		return nil, fmt.Errorf("%w: alg %q does not match key %q (%s)", ErrInvalidToken, h.Alg, k.id, k.alg)

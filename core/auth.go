@@ -23,7 +23,9 @@ type Auth struct {
 	// loadUser: Config.ReloadUser, served inside Rotate by a UserRotator.
 	loadUser bool
 	links    linkCodec
-	mail     *mailQueue // nil without Config.Mailer
+	mail     *mailQueue    // nil without Config.Mailer
+	oauth    *oauthState   // nil: OAuth sign-in off
+	remote   *RemoteKeySet // verify-only: nil when this Auth issues tokens
 }
 
 // New validates cfg, fills its defaults and returns an Auth. It returns an
@@ -32,9 +34,13 @@ type Auth struct {
 func New(cfg Config) (*Auth, error) {
 	cfg, err := cfg.withDefaults()
 	keys, kerr := newKeyRing(cfg.AccessKeys)
+	if cfg.RemoteKeys != nil {
+		keys, kerr = verifyOnlyRing, nil
+	}
 	limits, lerr := newLimiter(cfg)
 	cookies, cerr := cfg.Cookies.withDefaults()
-	if err = errors.Join(err, kerr, lerr, cerr); err != nil {
+	oauth, oerr := newOAuth(cfg)
+	if err = errors.Join(err, kerr, lerr, cerr, oerr); err != nil {
 		return nil, err
 	}
 	refreshKeys := [][]byte{append([]byte(nil), cfg.RefreshSecret...)}
@@ -53,6 +59,8 @@ func New(cfg Config) (*Auth, error) {
 		cookies:  cookies,
 		loadUser: cfg.ReloadUser && rotates && ur.HoldsUsers(cfg.Users),
 		links:    linkCodec{secrets: refreshKeys},
+		oauth:    oauth,
+		remote:   cfg.RemoteKeys,
 	}
 	if cfg.Mailer != nil {
 		a.mail = newMailQueue(cfg.MailQueue, a.runMailJob)
@@ -207,6 +215,9 @@ func (a *Auth) stillEnabled(ctx context.Context, userID, sessionID string) error
 // authenticated (single sign-on, magic links…) and returns its first tokens.
 // A disabled user (User.Disabled) gets ErrAccountDisabled.
 func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenPair, error) {
+	if a.remote != nil {
+		return nil, errVerifyOnly
+	}
 	if !ValidUserID(u.ID) {
 		return nil, fmt.Errorf("authenik8: user id %q is not valid (1-128 printable ASCII bytes, no braces)", u.ID)
 	}

@@ -144,6 +144,23 @@ type Config struct {
 	// Now is the clock for token timestamps. Default time.Now. Session expiry
 	// uses the store's clock.
 	Now func() time.Time
+
+	// OAuth turns on sign-in with OAuth 2.0 and OpenID Connect providers:
+	// the routes under /oauth (see OAuthConfig). Optional.
+	OAuth *OAuthConfig
+
+	// RemoteKeys makes a verify-only Auth, for a service that checks the
+	// access tokens another service issues: they verify with the keys that
+	// service publishes at its JWKS URL (see RemoteKeys), so no secret is
+	// shared. AccessKeys, RefreshSecret, Users, OAuth and Cookies stay
+	// unset; the routes are GET /me and, with a Store, /logout,
+	// /logout-all, /sessions and DELETE /sessions/:id; methods that issue
+	// tokens answer ErrNotFound. Store is optional: the issuer's shared
+	// store (redisstore on the same Redis) makes revocation reach this
+	// service; without one verification is stateless, and a token stays
+	// valid until its exp whatever becomes of its session. Issuer and
+	// Audience must be the issuer's. Optional.
+	RemoteKeys *RemoteKeySet
 }
 
 // Defaults of Config.
@@ -207,10 +224,20 @@ func (c Config) withDefaults() (Config, error) {
 
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("authenik8: "+format, args...)) }
+	if c.RemoteKeys != nil {
+		// Verify-only: nothing is issued, so nothing to issue with.
+		if len(c.AccessKeys) > 0 || len(c.RefreshSecret) > 0 || len(c.PreviousRefreshSecrets) > 0 || c.Users != nil || c.OAuth != nil || c.Cookies != nil {
+			bad("Config.RemoteKeys makes a verify-only Auth: leave AccessKeys, RefreshSecret, PreviousRefreshSecrets, Users, OAuth and Cookies unset")
+		}
+		if c.Store == nil {
+			c.Store = statelessStore{}
+		}
+		c.RateLimits.Disabled = true // nothing to limit: no login, no registration
+	}
 	if c.Store == nil {
 		bad("Config.Store is required (memstore.New() for one process, redisstore for several)")
 	}
-	if len(c.RefreshSecret) < MinHMACSecret {
+	if c.RemoteKeys == nil && len(c.RefreshSecret) < MinHMACSecret {
 		bad("Config.RefreshSecret is %d bytes; at least %d random bytes are required", len(c.RefreshSecret), MinHMACSecret)
 	}
 	for i, s := range c.PreviousRefreshSecrets {

@@ -42,6 +42,14 @@
 // IP, CSRF, the routes) and write its Responses unchanged, so every
 // framework answers byte for byte alike.
 //
+// OAuth. With Config.OAuth, GET /oauth/{provider}/start and /callback sign
+// users in with OAuth 2.0 and OpenID Connect providers (PKCE, state and
+// nonce bound to the browser, accounts linked only by verified emails) and
+// hand the application a single-use login code for POST /oauth/exchange;
+// the providers live in the oauth module. POST /token is the RFC 6749
+// refresh grant for standard clients. RemoteKeys makes a verify-only Auth
+// that checks another service's tokens with the keys of its JWKS.
+//
 // Stores. The Store and UserStore interfaces are the contracts; core/memstore
 // implements both in memory, redisstore on Redis. conformance/storetest
 // checks any implementation.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -92,6 +93,11 @@ const (
 	RouteUserSessions     // GET /users/:id/sessions
 	RouteDisableUser      // POST /users/:id/disable
 	RouteEnableUser       // POST /users/:id/enable
+
+	RouteToken         // POST /token
+	RouteOAuthStart    // GET /oauth/:provider/start
+	RouteOAuthCallback // GET /oauth/:provider/callback
+	RouteOAuthExchange // POST /oauth/exchange
 )
 
 // DefaultBodyLimit is the largest request body the routes read.
@@ -126,6 +132,11 @@ func (a *Auth) Routes() []Route {
 		{RouteUserSessions, "GET", "/users/:id/sessions", a.bearer(a.admin(a.handleUserSessions))},
 		{RouteDisableUser, "POST", "/users/:id/disable", a.bearer(a.admin(a.handleDisableUser))},
 		{RouteEnableUser, "POST", "/users/:id/enable", a.bearer(a.admin(a.handleEnableUser))},
+		{RouteToken, "POST", "/token", a.handleToken},
+	}
+	routes = append(routes, a.oauthRoutes()...)
+	if a.remote != nil {
+		routes = slices.DeleteFunc(routes, a.notVerifyOnly)
 	}
 	for i, rt := range routes {
 		if rt.Method != "GET" {

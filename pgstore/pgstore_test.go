@@ -168,3 +168,5 @@ func bg(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
+
+func TestIdentities(t *testing.T) { storetest.RunIdentities(t, users) }

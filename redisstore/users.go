@@ -112,7 +112,7 @@ func (u *Users) Authenticate(ctx context.Context, email, password string) (core.
 	user, hash, err := u.byEmail(qctx, email)
 	cancel()
 	switch {
-	case err == core.ErrUserNotFound || (err == nil && hash == ""):
+	case isNil(err) || err == core.ErrUserNotFound || (err == nil && hash == ""): // no password: an OAuth account
 		u.s.hasher.VerifyMissing(password)
 		return core.User{}, core.ErrInvalidCredentials
 	case err != nil:

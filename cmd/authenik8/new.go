@@ -113,6 +113,7 @@ func (p *project) output() []outputFile {
 		{"main.go", "main.go.tmpl"},
 		{"internal/server/config.go", "config.go.tmpl"},
 		{"internal/server/server.go", "server.go.tmpl"},
+		{"internal/server/oauth.go", "oauth.go.tmpl"},
 		{"internal/server/routes.go", "routes_" + p.Framework.Name + ".go.tmpl"},
 		{"internal/server/serve.go", "serve_" + p.Framework.Serve + ".go.tmpl"},
 		{"internal/server/server_test.go", "server_test.go.tmpl"},
@@ -202,7 +203,7 @@ func (p *project) render() (map[string][]byte, error) {
 func (p *project) checkoutSums() ([]byte, error) {
 	seen := map[string]bool{}
 	var lines []string
-	mods := []string{"core", "redisstore", "adapters/" + p.Framework.Name, "examples"}
+	mods := []string{"core", "redisstore", "oauth", "adapters/" + p.Framework.Name, "examples"}
 	if p.Postgres {
 		mods = append(mods, "pgstore")
 	}

@@ -150,6 +150,7 @@ func testNewFiles(t *testing.T, fw framework, store, users string) {
 	}
 	want := map[string]string{
 		modulePrefix + "/core":                authenik8Version,
+		modulePrefix + "/oauth":               authenik8Version,
 		modulePrefix + "/adapters/" + fw.Name: authenik8Version,
 	}
 	if fw.Module != "" {

@@ -61,6 +61,10 @@ func Run(t *testing.T, h Harness) {
 		{"AdminUserRoutes", testAdminUserRoutes},
 		{"LifecycleStoreUnavailable", testLifecycleStoreUnavailable},
 		{"LifecycleCSRF", testLifecycleCSRF},
+		{"OAuthSignIn", testOAuthSignIn},
+		{"OAuthRefusals", testOAuthRefusals},
+		{"TokenEndpoint", testTokenEndpoint},
+		{"VerifyOnly", testVerifyOnly},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

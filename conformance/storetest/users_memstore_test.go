@@ -17,4 +17,5 @@ var memUsers = storetest.UsersHarness{
 func TestMemstoreUsers(t *testing.T)              { storetest.RunUsers(t, memUsers) }
 func TestMemstoreUnknownEmailTiming(t *testing.T) { storetest.RunUnknownEmailTiming(t, memUsers) }
 
-func TestMemstoreAccounts(t *testing.T) { storetest.RunAccounts(t, memUsers) }
+func TestMemstoreAccounts(t *testing.T)   { storetest.RunAccounts(t, memUsers) }
+func TestMemstoreIdentities(t *testing.T) { storetest.RunIdentities(t, memUsers) }

@@ -19,7 +19,8 @@ type Users struct {
 	mu      sync.RWMutex
 	byID    map[string]*userRecord
 	byEmail map[string]*userRecord
-	links   map[linkKey]linkEntry // at most one per user and purpose
+	idents  map[identity]*userRecord // OAuth identities (identities.go); nil until the first link
+	links   map[linkKey]linkEntry    // at most one per user and purpose
 }
 
 type linkKey struct{ user, purpose string }
@@ -83,7 +84,7 @@ func (u *Users) Authenticate(_ context.Context, email, password string) (core.Us
 		hash, user = r.hash, r.copy()
 	}
 	u.mu.RUnlock()
-	if r == nil {
+	if r == nil || hash == "" { // no account, or one without a password (OAuth)
 		u.hasher.VerifyMissing(password)
 		return core.User{}, core.ErrInvalidCredentials
 	}

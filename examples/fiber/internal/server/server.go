@@ -35,6 +35,9 @@ type Server struct {
 // New builds the Server for cfg: the keys, the store, the auth core and the
 // seed admin.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if cfg.JWKSURL != "" {
+		return newVerifier(cfg, log) // oauth.go
+	}
 	keys, err := accessKeys(cfg, log)
 	if err != nil {
 		return nil, err
@@ -51,7 +54,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	oauthCfg, err := oauthConfig(cfg, log) // oauth.go
+	if err != nil {
+		st.close()
+		return nil, err
+	}
 	a, err := core.New(core.Config{
+		OAuth:         oauthCfg,
 		Store:         st.sessions,
 		Users:         st.accounts,
 		AccessKeys:    keys,

@@ -70,6 +70,31 @@ type Config struct {
 	// ($APP_URL/reset-password?token=…, $APP_URL/verify-email?token=…).
 	// Default http://localhost:$PORT.
 	AppURL string
+
+	// Sign-in with OAuth providers (internal/server/oauth.go); a provider is
+	// on when its variables are set. OIDC_ISSUER, OIDC_CLIENT_ID and
+	// OIDC_CLIENT_SECRET: any OpenID Connect provider, found by discovery
+	// (provider "oidc"). GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET: Google
+	// ("google"). GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET: GitHub
+	// ("github").
+	OIDCIssuer, OIDCClientID, OIDCClientSecret string
+	GoogleClientID, GoogleClientSecret         string
+	GitHubClientID, GitHubClientSecret         string
+	// PUBLIC_URL: this server's external base URL; the callback to register
+	// with provider p is $PUBLIC_URL/auth/oauth/p/callback. Default
+	// http://localhost:$PORT.
+	PublicURL string
+	// OAUTH_REDIRECT_URL: the application's page where sign-in with a
+	// provider ends, with ?login_code=… (traded for tokens at POST
+	// /auth/oauth/exchange) or ?error=…. Required with a provider.
+	OAuthRedirectURL string
+	// JWKS_URL: verify-only mode, for a service that checks the access
+	// tokens of another: they verify with the keys published at this URL
+	// (such as https://auth.example.com/.well-known/jwks.json, EdDSA, ES256
+	// or RS256 keys), and no secret is needed. With REDIS_URL, the
+	// issuer's Redis, a revoked session is refused here too; without, a
+	// token stays valid until it expires.
+	JWKSURL string
 }
 
 // LoadConfig reads the configuration from the environment and, for the
@@ -99,6 +124,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RefreshSecret:     getenv("REFRESH_SECRET"),
 		SeedAdminEmail:    getenv("SEED_ADMIN_EMAIL"),
 		SeedAdminPassword: getenv("SEED_ADMIN_PASSWORD"),
+
+		OIDCIssuer:         getenv("OIDC_ISSUER"),
+		OIDCClientID:       getenv("OIDC_CLIENT_ID"),
+		OIDCClientSecret:   getenv("OIDC_CLIENT_SECRET"),
+		GoogleClientID:     getenv("GOOGLE_CLIENT_ID"),
+		GoogleClientSecret: getenv("GOOGLE_CLIENT_SECRET"),
+		GitHubClientID:     getenv("GITHUB_CLIENT_ID"),
+		GitHubClientSecret: getenv("GITHUB_CLIENT_SECRET"),
+		PublicURL:          cmp.Or(getenv("PUBLIC_URL"), "http://localhost:"+cmp.Or(getenv("PORT"), "8080")),
+		OAuthRedirectURL:   getenv("OAUTH_REDIRECT_URL"),
+		JWKSURL:            getenv("JWKS_URL"),
 	}
 	c.SMTPURL = getenv("SMTP_URL")
 	c.MailFrom = cmp.Or(getenv("MAIL_FROM"), "no-reply@localhost")
