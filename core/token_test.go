@@ -130,3 +130,13 @@ func (s *downStore) Rotate(ctx context.Context, r core.Rotation) (core.RotateRes
 	}
 	return s.Store.Rotate(ctx, r)
 }
+
+// tokens decodes a token response.
+func tokens(t *testing.T, r *core.Response) core.TokenPair {
+	t.Helper()
+	var p core.TokenPair
+	if r.Status != 200 || json.Unmarshal(r.Body, &p) != nil || p.AccessToken == "" {
+		t.Fatalf("want a token response, got %d %s", r.Status, r.Body)
+	}
+	return p
+}

@@ -25,7 +25,7 @@ const (
 func oauthEnv(t *testing.T, h Harness) (*env, *oauthtest.Provider, *oauthtest.Accounts) {
 	p, accounts := oauthtest.NewProvider(), oauthtest.NewAccounts(nil)
 	e := newEnv(t, h, ServerConfig{}, func(c *core.Config) {
-		c.Users = accounts
+		c.Users, c.Mailer = accounts, nil // oauthtest.Accounts keep no mail's link tokens
 		c.OAuth = &core.OAuthConfig{Providers: map[string]core.Provider{"test": p}, BaseURL: oauthBase, RedirectURL: oauthRedirect}
 	})
 	return e, p, accounts

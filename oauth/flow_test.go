@@ -1,4 +1,9 @@
-package core_test
+package oauth_test
+
+// core's OAuth sign-in decisions — state, cookie, nonce, account resolution,
+// login codes — with oauthtest's scripted provider. They live here, beside
+// the providers, because core's own tests may not import the conformance
+// module (it requires core).
 
 import (
 	"context"
@@ -126,9 +131,9 @@ func (e *oauthEnv) exchange(code string) *core.Response {
 	return route(e.t, e.a, "/oauth/exchange")(context.Background(), &core.Request{ContentType: "application/json", Body: body})
 }
 
-// landing parses where a callback sent the browser: it must be
+// flowLanding parses where a callback sent the browser: it must be
 // RedirectURL plus login_code or error, with the flow cookie cleared.
-func landing(t *testing.T, r *core.Response) url.Values {
+func flowLanding(t *testing.T, r *core.Response) url.Values {
 	t.Helper()
 	if r.Status != 302 || header(r, "Cache-Control") != "no-store" || header(r, "Referrer-Policy") != "no-referrer" {
 		t.Fatalf("callback answered %d %v", r.Status, r.Header)
@@ -190,7 +195,7 @@ func TestOAuthSignIn(t *testing.T) {
 	// The first sign-in creates the account: role user, email verified, no
 	// password; the browser lands with a login code and no token.
 	cb := e.signIn(alice)
-	code := landing(t, cb).Get("login_code")
+	code := flowLanding(t, cb).Get("login_code")
 	if loc := header(cb, "Location"); strings.Contains(loc, "token") || len(code) < 43 {
 		t.Fatalf("the browser landed on %q", loc)
 	}
@@ -222,7 +227,7 @@ func TestOAuthSignIn(t *testing.T) {
 	// at the provider has changed (and is not verified any more).
 	moved := alice
 	moved.Email, moved.EmailVerified = "alice@elsewhere.example", false
-	pair2 := tokens(t, e.exchange(landing(t, e.signIn(moved)).Get("login_code")))
+	pair2 := tokens(t, e.exchange(flowLanding(t, e.signIn(moved)).Get("login_code")))
 	if c2 := must(e.a.Verify(context.Background(), pair2.AccessToken)); c2.Subject != u.ID || c2.SessionID == c.SessionID {
 		t.Fatalf("second sign-in: %+v", c2)
 	}
@@ -258,7 +263,7 @@ func TestOAuthRefusedCallbacks(t *testing.T) {
 			e.p.Next(alice)
 			authURL, cookie := e.start("test")
 			cb := must(e.p.Authorize(authURL))
-			first := landing(e.t, e.callback("test", cb, cookie)).Get("login_code")
+			first := flowLanding(e.t, e.callback("test", cb, cookie)).Get("login_code")
 			if first == "" {
 				e.t.Fatal("the first callback handed out no login code")
 			}
@@ -361,7 +366,7 @@ func TestOAuthRefusedCallbacks(t *testing.T) {
 			victim := must(e.users.Register(context.Background(), "victim@example.com", "victim password", []string{"user"}))
 			must(0, e.users.SetEmailVerified(context.Background(), victim.ID))
 			e.snapshot()
-			land := landing(t, tc.run(e))
+			land := flowLanding(t, tc.run(e))
 			if land.Get("error") != tc.want {
 				t.Fatalf("landed with %v, want error=%s", land, tc.want)
 			}
@@ -385,14 +390,6 @@ func TestOAuthRefusedCallbacks(t *testing.T) {
 // as they are.
 func (e *oauthEnv) snapshot() { e.base[0], e.base[1], e.base[2] = e.users.Counts() }
 
-func setParam(raw, k, v string) string {
-	u := must(url.Parse(raw))
-	q := u.Query()
-	q.Set(k, v)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 func TestOAuthUnknownProvider(t *testing.T) {
 	e := newOAuthEnv(t, nil)
 	for _, path := range []string{"/oauth/:provider/start", "/oauth/:provider/callback"} {
@@ -410,7 +407,7 @@ func TestOAuthAccountLinking(t *testing.T) {
 	e := newOAuthEnv(t, nil)
 	bob := must(e.users.Register(ctx, "bob@example.com", "bob's password", []string{"user", "editor"}))
 	must(0, e.users.SetEmailVerified(ctx, bob.ID))
-	p := tokens(t, e.exchange(landing(t, e.signIn(core.Identity{Subject: "bob-sub", Email: "BOB@example.com", EmailVerified: true})).Get("login_code")))
+	p := tokens(t, e.exchange(flowLanding(t, e.signIn(core.Identity{Subject: "bob-sub", Email: "BOB@example.com", EmailVerified: true})).Get("login_code")))
 	if c := must(e.a.Verify(ctx, p.AccessToken)); c.Subject != bob.ID || !slices.Equal(c.Roles, []string{"user", "editor"}) {
 		t.Fatalf("linked sign-in: %+v", c)
 	}
@@ -425,7 +422,7 @@ func TestOAuthAccountLinking(t *testing.T) {
 	// identity with that email must not take her account, nor may carol's
 	// account take the identity.
 	carol := must(e.users.Register(ctx, "carol@example.com", "someone's password", []string{"user"}))
-	land := landing(t, e.signIn(core.Identity{Subject: "carol-sub", Email: "carol@example.com", EmailVerified: true}))
+	land := flowLanding(t, e.signIn(core.Identity{Subject: "carol-sub", Email: "carol@example.com", EmailVerified: true}))
 	if land.Get("error") != core.OAuthErrorAccountExists {
 		t.Fatalf("unverified account: %v", land)
 	}
@@ -434,11 +431,11 @@ func TestOAuthAccountLinking(t *testing.T) {
 	}
 	// Once she verifies it, the same sign-in links.
 	must(0, e.users.SetEmailVerified(ctx, carol.ID))
-	tokens(t, e.exchange(landing(t, e.signIn(core.Identity{Subject: "carol-sub", Email: "carol@example.com", EmailVerified: true})).Get("login_code")))
+	tokens(t, e.exchange(flowLanding(t, e.signIn(core.Identity{Subject: "carol-sub", Email: "carol@example.com", EmailVerified: true})).Get("login_code")))
 
 	// An unverified provider email neither links nor creates.
 	before, _, _ := e.users.Counts()
-	land = landing(t, e.signIn(core.Identity{Subject: "mallory", Email: "bob@example.com", EmailVerified: false}))
+	land = flowLanding(t, e.signIn(core.Identity{Subject: "mallory", Email: "bob@example.com", EmailVerified: false}))
 	if land.Get("error") != core.OAuthErrorEmailNotVerified || len(e.users.Identities(bob.ID)) != 1 {
 		t.Fatalf("unverified provider email: %v, bob's identities %v", land, e.users.Identities(bob.ID))
 	}
@@ -449,7 +446,7 @@ func TestOAuthAccountLinking(t *testing.T) {
 	// A disabled account gets no login code, by identity or by email.
 	must(0, e.users.SetDisabled(ctx, bob.ID, true))
 	for _, id := range []core.Identity{{Subject: "bob-sub"}, {Subject: "bob-2", Email: "bob@example.com", EmailVerified: true}} {
-		if land := landing(t, e.signIn(id)); land.Get("error") != core.OAuthErrorAccountDisabled {
+		if land := flowLanding(t, e.signIn(id)); land.Get("error") != core.OAuthErrorAccountDisabled {
 			t.Fatalf("disabled account via %+v: %v", id, land)
 		}
 	}
@@ -461,7 +458,7 @@ func TestOAuthAccountLinking(t *testing.T) {
 func TestLoginCodeExchange(t *testing.T) {
 	ctx := context.Background()
 	e := newOAuthEnv(t, nil)
-	code := landing(t, e.signIn(alice)).Get("login_code")
+	code := flowLanding(t, e.signIn(alice)).Get("login_code")
 	tokens(t, e.exchange(code))
 	invalidGrant := func(what string, r *core.Response) {
 		t.Helper()
@@ -473,18 +470,18 @@ func TestLoginCodeExchange(t *testing.T) {
 	invalidGrant("the code again", e.exchange(code))
 
 	// Expired: 60 seconds.
-	code = landing(t, e.signIn(alice)).Get("login_code")
+	code = flowLanding(t, e.signIn(alice)).Get("login_code")
 	e.advance(core.LoginCodeTTL)
 	invalidGrant("an expired code", e.exchange(code))
 
 	// A newer code voids an older one.
-	older := landing(t, e.signIn(alice)).Get("login_code")
-	newer := landing(t, e.signIn(alice)).Get("login_code")
+	older := flowLanding(t, e.signIn(alice)).Get("login_code")
+	newer := flowLanding(t, e.signIn(alice)).Get("login_code")
 	invalidGrant("a superseded code", e.exchange(older))
 	tokens(t, e.exchange(newer))
 
 	// Forged and garbled codes never reach the store.
-	code = landing(t, e.signIn(alice)).Get("login_code")
+	code = flowLanding(t, e.signIn(alice)).Get("login_code")
 	e.users.SetDown(true)
 	for name, c := range map[string]string{"flipped": flip(code), "truncated": code[:len(code)-2], "garbage": "garbage", "long": strings.Repeat("A", 600)} {
 		invalidGrant(name, e.exchange(c))
@@ -538,7 +535,7 @@ func TestOAuthConcurrentFirstSignIn(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lands[i] = landing(t, e.callback("test", flows[i].cb, flows[i].cookie))
+			lands[i] = flowLanding(t, e.callback("test", flows[i].cb, flows[i].cookie))
 		}()
 	}
 	wg.Wait()
@@ -564,7 +561,7 @@ func TestOAuthFlowAcrossSecretRotation(t *testing.T) {
 		c.RefreshSecret, c.PreviousRefreshSecrets = []byte("the next refresh secret, 32+ bytes long"), [][]byte{refreshSecret}
 		c.OAuth.Providers["test"] = e.p
 	})
-	land := landing(t, rotated.callback("test", cb, cookie))
+	land := flowLanding(t, rotated.callback("test", cb, cookie))
 	tokens(t, rotated.exchange(land.Get("login_code")))
 	// Without the old secret the flow is refused.
 	e.p.Next(alice)
@@ -575,7 +572,7 @@ func TestOAuthFlowAcrossSecretRotation(t *testing.T) {
 		c.RefreshSecret = []byte("an unrelated refresh secret, 32+ bytes")
 		c.OAuth.Providers["test"] = e.p
 	})
-	if l := landing(t, stranger.callback("test", cb, cookie)); l.Get("error") != core.OAuthErrorInvalidState {
+	if l := flowLanding(t, stranger.callback("test", cb, cookie)); l.Get("error") != core.OAuthErrorInvalidState {
 		t.Fatalf("a flow of another secret: %v", l)
 	}
 }
@@ -645,3 +642,49 @@ type limiterless struct{ core.Store }
 
 // userStoreOnly hides every method but core.UserStore's.
 type userStoreOnly struct{ core.UserStore }
+
+var refreshSecret = []byte("oauth flow test refresh secret, 32+ bytes")
+
+func mustKeys(t *testing.T) []core.Key {
+	k, err := core.NewHMACKey([]byte("an HS256 secret of at least 32 bytes!"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []core.Key{k}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// route returns the handler of the auth route at path.
+func route(t *testing.T, a *core.Auth, path string) func(context.Context, *core.Request) *core.Response {
+	for _, rt := range a.Routes() {
+		if rt.Path == path {
+			return rt.Handle
+		}
+	}
+	t.Fatalf("no route %s", path)
+	return nil
+}
+
+// header is a response's first value of key.
+func header(r *core.Response, key string) string {
+	for _, h := range r.Header {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+// flip changes a token's first character.
+func flip(s string) string {
+	if s[0] == 'A' {
+		return "B" + s[1:]
+	}
+	return "A" + s[1:]
+}

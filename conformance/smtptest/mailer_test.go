@@ -1,4 +1,8 @@
-package mailer_test
+package smtptest_test
+
+// core/mailer against a real SMTP server: these tests live beside the
+// server they start, because core's own tests may not import the
+// conformance module (it requires core).
 
 import (
 	"bytes"
