@@ -22,6 +22,7 @@ type Auth struct {
 	cookies *CookieConfig // nil: cookie mode off
 	// loadUser: Config.ReloadUser, served inside Rotate by a UserRotator.
 	loadUser bool
+	tel      *telemetry
 }
 
 // New validates cfg, fills its defaults and returns an Auth. It returns an
@@ -29,6 +30,8 @@ type Auth struct {
 // inconsistent lifetimes.
 func New(cfg Config) (*Auth, error) {
 	cfg, err := cfg.withDefaults()
+	tel := newTelemetry(cfg)
+	cfg.Store, cfg.Users = tel.instrumentStore(cfg.Store), tel.instrumentUsers(cfg.Users)
 	keys, kerr := newKeyRing(cfg.AccessKeys)
 	limits, lerr := newLimiter(cfg)
 	cookies, cerr := cfg.Cookies.withDefaults()
@@ -40,6 +43,7 @@ func New(cfg Config) (*Auth, error) {
 		refreshKeys = append(refreshKeys, append([]byte(nil), s...))
 	}
 	ur, rotates := cfg.Store.(UserRotator)
+	tel.startAtZero()
 	return &Auth{
 		cfg:      cfg,
 		keys:     keys,
@@ -50,6 +54,7 @@ func New(cfg Config) (*Auth, error) {
 		limits:   limits,
 		cookies:  cookies,
 		loadUser: cfg.ReloadUser && rotates && ur.HoldsUsers(cfg.Users),
+		tel:      tel,
 	}, nil
 }
 
@@ -121,7 +126,8 @@ func (a *Auth) Register(ctx context.Context, email, password string, client Clie
 // Wrong email and wrong password give the same ErrInvalidCredentials.
 // Attempts are limited per account and per client IP (ErrRateLimited), and
 // their password hashing is bounded (ErrServerBusy).
-func (a *Auth) Login(ctx context.Context, email, password string, client Client) (*TokenPair, error) {
+func (a *Auth) Login(ctx context.Context, email, password string, client Client) (pair *TokenPair, err error) {
+	defer func() { a.tel.login(ctx, err) }()
 	if a.cfg.Users == nil {
 		return nil, ErrNotFound.WithDescription("Password login is not enabled.")
 	}
@@ -153,7 +159,7 @@ func (a *Auth) Login(ctx context.Context, email, password string, client Client)
 	if err := attempt.succeeded(ctx); err != nil {
 		return nil, err
 	}
-	pair, err := a.IssueSession(ctx, u, client)
+	pair, err = a.IssueSession(ctx, u, client)
 	if err == nil {
 		a.emit(ctx, a.cfg.Hooks.OnLogin, Event{UserID: u.ID, SessionID: pair.SessionID, Email: email, IP: client.IP, UserAgent: client.UserAgent})
 	}
@@ -181,6 +187,7 @@ func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenP
 	if err != nil {
 		return nil, storeErr(err)
 	}
+	a.tel.revoked(ctx, revokedEvicted, s.Evicted)
 	return a.pair(s, sessionClaims{userID: u.ID, sessionID: sid, roles: u.Roles, extra: u.Claims, emailVerified: u.EmailVerified}, refresh)
 }
 
@@ -190,7 +197,8 @@ func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenP
 // the session is now revoked). With Config.ReloadUser or a UserLoader the
 // roles and claims are read anew; a user that no longer exists ends the
 // session (ErrInvalidRefreshToken).
-func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
+func (a *Auth) Refresh(ctx context.Context, token string) (_ *TokenPair, err error) {
+	defer func() { a.tel.refresh(ctx, err) }()
 	rt, err := a.refresh.parse(token)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidRefreshToken, err)
@@ -199,9 +207,11 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 	if loader := a.userLoader(); loader != nil {
 		u, err := loader(ctx, rt.userID)
 		if errors.Is(err, ErrUserNotFound) {
-			if _, err := a.cfg.Store.RevokeSession(ctx, rt.userID, rt.sessionID); err != nil {
+			found, err := a.cfg.Store.RevokeSession(ctx, rt.userID, rt.sessionID)
+			if err != nil {
 				return nil, storeErr(err)
 			}
+			a.tel.revoked(ctx, revokedUserDeleted, one(found))
 			return nil, fmt.Errorf("%w: user %q no longer exists", ErrInvalidRefreshToken, rt.userID)
 		}
 		if err != nil {
@@ -243,9 +253,11 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 	case Conflict:
 		return nil, ErrRefreshConflict
 	case Reused:
+		a.tel.revoked(ctx, revokedReuse, 1)
 		a.emit(ctx, a.cfg.Hooks.OnReuseDetected, ev)
 		return nil, ErrRefreshTokenReused
 	case NoUser:
+		a.tel.revoked(ctx, revokedUserDeleted, 1)
 		return nil, fmt.Errorf("%w: user %q no longer exists", ErrInvalidRefreshToken, rt.userID)
 	}
 	return nil, ErrInvalidRefreshToken
@@ -268,12 +280,14 @@ func (a *Auth) userLoader() func(context.Context, string) (User, error) {
 // audience, lifetime — and that its session is still alive. It returns
 // ErrMissingToken (empty token), ErrInvalidToken, ErrTokenExpired,
 // ErrTokenRevoked or ErrStoreUnavailable.
-func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
+func (a *Auth) Verify(ctx context.Context, token string) (_ *Claims, err error) {
+	defer func() { a.tel.verify(ctx, err) }()
 	if token == "" {
 		return nil, ErrMissingToken
 	}
 	now := a.now()
 	c := a.tokens.get(token, now)
+	a.countCacheLookup(ctx, c != nil)
 	if c == nil {
 		var err error
 		if c, err = a.parseAccess(token); err != nil {
@@ -298,9 +312,11 @@ func (a *Auth) Logout(ctx context.Context, sessionID string) error {
 	if !ok {
 		return ErrNotFound
 	}
-	if _, err := a.cfg.Store.RevokeSession(ctx, uid, sessionID); err != nil {
+	found, err := a.cfg.Store.RevokeSession(ctx, uid, sessionID)
+	if err != nil {
 		return storeErr(err)
 	}
+	a.tel.revoked(ctx, revokedLogout, one(found))
 	a.emit(ctx, a.cfg.Hooks.OnLogout, Event{UserID: uid, SessionID: sessionID, Sessions: 1})
 	return nil
 }
@@ -327,9 +343,11 @@ func (a *Auth) LogoutRefreshToken(ctx context.Context, token string) error {
 	}
 	switch res.Outcome {
 	case Ended:
+		a.tel.revoked(ctx, revokedLogout, 1)
 		a.emit(ctx, a.cfg.Hooks.OnLogout, Event{UserID: rt.userID, SessionID: rt.sessionID, Sessions: 1})
 		return nil
 	case Reused:
+		a.tel.revoked(ctx, revokedReuse, 1)
 		a.emit(ctx, a.cfg.Hooks.OnReuseDetected, Event{UserID: rt.userID, SessionID: rt.sessionID})
 		return ErrRefreshTokenReused
 	}
@@ -342,6 +360,7 @@ func (a *Auth) LogoutAll(ctx context.Context, userID string) (int, error) {
 	if err != nil {
 		return 0, storeErr(err)
 	}
+	a.tel.revoked(ctx, revokedLogoutAll, n)
 	a.emit(ctx, a.cfg.Hooks.OnLogout, Event{UserID: userID, Sessions: n})
 	return n, nil
 }
@@ -361,6 +380,7 @@ func (a *Auth) RevokeSession(ctx context.Context, actor *Claims, sessionID strin
 	if !found {
 		return ErrNotFound
 	}
+	a.tel.revoked(ctx, revokedRevoke, 1)
 	a.emit(ctx, a.cfg.Hooks.OnRevoke, Event{UserID: uid, SessionID: sessionID, Sessions: 1})
 	return nil
 }
