@@ -73,20 +73,21 @@ var loginOutcomeNames = [nLoginOutcomes]string{
 }
 
 func classifyLogin(err error) loginOutcome {
-	switch {
-	case err == nil:
+	if err == nil {
 		return loginSuccess
-	case errors.Is(err, ErrInvalidCredentials):
+	}
+	switch errorCode(err) {
+	case ErrInvalidCredentials.Code:
 		return loginInvalidCredentials
-	case errors.Is(err, ErrRateLimited):
+	case ErrRateLimited.Code:
 		return loginRateLimited
-	case errors.Is(err, ErrAccountDisabled):
+	case ErrAccountDisabled.Code:
 		return loginAccountDisabled
-	case errors.Is(err, ErrServerBusy):
+	case ErrServerBusy.Code:
 		return loginServerBusy
-	case errors.Is(err, ErrStoreUnavailable):
+	case ErrStoreUnavailable.Code:
 		return loginStoreUnavailable
-	case errors.Is(err, ErrInvalidRequest):
+	case ErrInvalidRequest.Code:
 		return loginInvalidRequest
 	}
 	return loginOther
@@ -108,16 +109,17 @@ const (
 var refreshOutcomeNames = [nRefreshOutcomes]string{"rotated", "conflict", "reused", "invalid", "store_unavailable", "other"}
 
 func classifyRefresh(err error) refreshOutcome {
-	switch {
-	case err == nil:
+	if err == nil {
 		return refreshRotated
-	case errors.Is(err, ErrRefreshConflict):
+	}
+	switch errorCode(err) {
+	case ErrRefreshConflict.Code:
 		return refreshConflict
-	case errors.Is(err, ErrRefreshTokenReused):
+	case ErrRefreshTokenReused.Code:
 		return refreshReused
-	case errors.Is(err, ErrInvalidRefreshToken):
+	case ErrInvalidRefreshToken.Code:
 		return refreshInvalid
-	case errors.Is(err, ErrStoreUnavailable):
+	case ErrStoreUnavailable.Code:
 		return refreshStoreUnavailable
 	}
 	return refreshOther
@@ -140,21 +142,44 @@ const (
 var verifyOutcomeNames = [nVerifyOutcomes]string{"ok", "missing_token", "invalid_token", "token_expired", "token_revoked", "store_unavailable", "other"}
 
 func classifyVerify(err error) verifyOutcome {
-	switch {
-	case err == nil:
+	if err == nil {
 		return verifyOK
-	case errors.Is(err, ErrMissingToken):
+	}
+	switch errorCode(err) {
+	case ErrMissingToken.Code:
 		return verifyMissingToken
-	case errors.Is(err, ErrTokenExpired):
-		return verifyTokenExpired
-	case errors.Is(err, ErrTokenRevoked):
-		return verifyTokenRevoked
-	case errors.Is(err, ErrInvalidToken):
+	case ErrInvalidToken.Code:
 		return verifyInvalidToken
-	case errors.Is(err, ErrStoreUnavailable):
+	case ErrTokenExpired.Code:
+		return verifyTokenExpired
+	case ErrTokenRevoked.Code:
+		return verifyTokenRevoked
+	case ErrStoreUnavailable.Code:
 		return verifyStoreUnavailable
 	}
 	return verifyOther
+}
+
+// errorCode is the code of the *Error that ErrorResponse answers err with
+// (the first in errors.As order), "" for none: an outcome is what the
+// client was told. It walks the chain itself, as errors.As would, so as not
+// to allocate.
+func errorCode(err error) string {
+	switch e := err.(type) {
+	case nil:
+		return ""
+	case *Error:
+		return e.Code
+	case interface{ Unwrap() error }:
+		return errorCode(e.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, w := range e.Unwrap() {
+			if c := errorCode(w); c != "" {
+				return c
+			}
+		}
+	}
+	return ""
 }
 
 // revocationReason says why sessions ended (authenik8_revocations_total{reason}).

@@ -2,7 +2,9 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -401,4 +403,61 @@ var userCombos = []func(*fakeStores) UserStore{
 			is
 		}{f, f, f, f}
 	},
+}
+
+// TestErrorCodeAsAnswered: an outcome is the code the client is answered
+// with: errorCode finds the *Error that ErrorResponse does, however wrapped.
+func TestErrorCodeAsAnswered(t *testing.T) {
+	plain := errors.New("plain")
+	for _, err := range []error{
+		ErrInvalidToken, ErrTokenExpired.WithDescription("x"), plain,
+		fmt.Errorf("ctx: %w", ErrRefreshConflict),
+		fmt.Errorf("%w: %w", ErrInvalidRefreshToken, plain),
+		storeErr(plain), storeErr(ErrAccountDisabled), // 503: the store's failure comes first
+		fmt.Errorf("%w: %w", plain, ErrRateLimited),
+		errors.Join(plain, ErrServerBusy, ErrMissingToken),
+		rateLimited(Limit{Max: 1, Window: time.Minute}, time.Second),
+	} {
+		var body struct{ Error string }
+		if e := json.Unmarshal(ErrorResponse(err).Body, &body); e != nil {
+			t.Fatal(e)
+		}
+		want := body.Error
+		if want == ErrInternal.Code {
+			want = ""
+		}
+		if got := errorCode(err); got != want {
+			t.Errorf("errorCode(%v) = %q; ErrorResponse answers %q", err, got, body.Error)
+		}
+	}
+}
+
+// TestOutcomes: each error maps to its documented label value.
+func TestOutcomes(t *testing.T) {
+	for err, want := range map[error]string{
+		nil: "success", ErrInvalidCredentials: "invalid_credentials", ErrRateLimited: "rate_limited",
+		ErrAccountDisabled: "account_disabled", errServerBusy: "server_busy", storeErr(ErrUserNotFound): "store_unavailable",
+		ErrInvalidRequest.WithDescription("x"): "invalid_request", ErrNotFound: "other",
+	} {
+		if got := loginOutcomeNames[classifyLogin(err)]; got != want {
+			t.Errorf("login %v: %s, want %s", err, got, want)
+		}
+	}
+	for err, want := range map[error]string{
+		nil: "rotated", ErrRefreshConflict: "conflict", ErrRefreshTokenReused: "reused",
+		fmt.Errorf("%w: bad mac", ErrInvalidRefreshToken): "invalid", storeErr(errors.New("down")): "store_unavailable",
+		ErrReservedClaim: "other",
+	} {
+		if got := refreshOutcomeNames[classifyRefresh(err)]; got != want {
+			t.Errorf("refresh %v: %s, want %s", err, got, want)
+		}
+	}
+	for err, want := range map[error]string{
+		nil: "ok", ErrMissingToken: "missing_token", ErrInvalidToken: "invalid_token", ErrTokenExpired: "token_expired",
+		ErrTokenRevoked: "token_revoked", storeErr(errors.New("down")): "store_unavailable", errors.New("?"): "other",
+	} {
+		if got := verifyOutcomeNames[classifyVerify(err)]; got != want {
+			t.Errorf("verify %v: %s, want %s", err, got, want)
+		}
+	}
 }
