@@ -6,6 +6,7 @@ require (
 	github.com/authenik8/authenik8-go/adapters/echo v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/adapters/fiber v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/adapters/gin v0.0.0-00010101000000-000000000000
+	github.com/authenik8/authenik8-go/adapters/nethttp v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/conformance v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/core v0.0.0-00010101000000-000000000000
 	github.com/authenik8/authenik8-go/redisstore v0.0.0-00010101000000-000000000000
@@ -15,6 +16,7 @@ require (
 	github.com/prometheus/client_golang v1.24.1
 	github.com/prometheus/client_model v0.6.2
 	github.com/prometheus/common v0.70.1
+	github.com/valyala/fasthttp v1.51.0
 	go.opentelemetry.io/otel/exporters/prometheus v0.68.0
 	go.opentelemetry.io/otel/metric v1.46.0
 	go.opentelemetry.io/otel/sdk v1.46.0
@@ -70,7 +72,6 @@ require (
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	github.com/ugorji/go/codec v1.3.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
-	github.com/valyala/fasthttp v1.51.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	github.com/valyala/tcplisten v1.0.0 // indirect
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
@@ -96,3 +97,5 @@ replace github.com/authenik8/authenik8-go/conformance => ../conformance
 replace github.com/authenik8/authenik8-go/adapters/echo => ../adapters/echo
 
 replace github.com/authenik8/authenik8-go/adapters/fiber => ../adapters/fiber
+
+replace github.com/authenik8/authenik8-go/adapters/nethttp => ../adapters/nethttp
