@@ -142,6 +142,9 @@ func TestNewFiles(t *testing.T) {
 				if store == "redis" {
 					want[modulePrefix+"/redisstore"] = authenik8Version
 				}
+				for _, m := range telemetryModules {
+					want[m.Path] = m.Version
+				}
 				got := map[string]string{}
 				for _, r := range mf.Require {
 					got[r.Mod.Path] = r.Mod.Version
@@ -161,7 +164,7 @@ func TestNewFiles(t *testing.T) {
 				// Go files: gofmt'ed (render formats them) and parseable;
 				// the memory store's project does not import redisstore.
 				var imports []string
-				for _, name := range []string{"main.go", "internal/server/config.go", "internal/server/server.go", "internal/server/routes.go", "internal/server/serve.go", "internal/server/server_test.go"} {
+				for _, name := range []string{"main.go", "internal/server/config.go", "internal/server/server.go", "internal/server/routes.go", "internal/server/serve.go", "internal/server/telemetry.go", "internal/server/server_test.go"} {
 					f, err := parser.ParseFile(token.NewFileSet(), name, read(name), parser.ImportsOnly)
 					if err != nil {
 						t.Fatalf("%s: %v", name, err)
@@ -343,4 +346,26 @@ func repoRoot(t *testing.T) string {
 		t.Fatalf("no authenik8-go checkout at %s: %v", root, err)
 	}
 	return root
+}
+
+// TestTelemetryVersions: the OpenTelemetry modules new projects require
+// are at the versions the examples module builds and tests with.
+func TestTelemetryVersions(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := modfile.Parse("go.mod", b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]string{}
+	for _, r := range mf.Require {
+		have[r.Mod.Path] = r.Mod.Version
+	}
+	for _, m := range telemetryModules {
+		if have[m.Path] != m.Version {
+			t.Errorf("new projects require %s %s; examples/go.mod %q", m.Path, m.Version, have[m.Path])
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/authenik8/authenik8-go/core"
@@ -23,11 +24,12 @@ type Server struct {
 	Auth *core.Auth
 	Log  *slog.Logger
 
-	close func()
+	metrics http.Handler // GET /metrics with METRICS=1, else nil
+	close   func()
 }
 
-// New builds the Server for cfg: the keys, the store, the auth core and the
-// seed admin.
+// New builds the Server for cfg: the keys, the store, the telemetry, the
+// auth core and the seed admin.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
 	keys, err := accessKeys(cfg, log)
 	if err != nil {
@@ -37,10 +39,16 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, accounts, closeStore, err := openStore(cfg, log)
+	tel, err := newTelemetry(cfg, log)
 	if err != nil {
 		return nil, err
 	}
+	store, accounts, closeStore, err := openStore(cfg, log)
+	if err != nil {
+		tel.close(log)
+		return nil, err
+	}
+	closeAll := func() { closeStore(); tel.close(log) }
 	a, err := core.New(core.Config{
 		Store:         store,
 		Users:         accounts,
@@ -48,6 +56,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		RefreshSecret: refreshSecret,
 		RateLimits:    cfg.RateLimits,
 		ReloadUser:    true, // roles re-read at every refresh (in the same round trip on Redis)
+		// Metrics and traces; nil (METRICS, OTEL_EXPORTER_OTLP_ENDPOINT
+		// unset) leaves core's instruments no-ops.
+		MeterProvider:  tel.meters,
+		TracerProvider: tel.tracers,
 		Hooks: core.Hooks{
 			OnReuseDetected: func(_ context.Context, e core.Event) {
 				log.Warn("refresh token reused: session revoked", "user", e.UserID, "session", e.SessionID)
@@ -58,13 +70,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		err = seedAdmin(cfg, accounts, log)
 	}
 	if err != nil {
-		closeStore()
+		closeAll()
 		return nil, err
 	}
-	return &Server{Auth: a, Log: log, close: closeStore}, nil
+	return &Server{Auth: a, Log: log, metrics: tel.metrics, close: closeAll}, nil
 }
 
-// Close releases the store.
+// Close releases the store and flushes the telemetry.
 func (s *Server) Close() { s.close() }
 
 // The service's own answers are core.Responses, like those of the auth

@@ -42,6 +42,13 @@ type Config struct {
 	// "login_account=10/15m,login_ip=100/15m,register_ip=20/1h" (a limit
 	// left out keeps its default), or "off".
 	RateLimits core.RateLimits
+	// METRICS: "1" serves GET /metrics, Authenik8's metrics in the
+	// Prometheus text format, on PORT. Unset: no metrics.
+	Metrics bool
+	// OTEL_EXPORTER_OTLP_ENDPOINT: the base URL of an OpenTelemetry
+	// collector (OTLP over HTTP, e.g. http://localhost:4318) that receives
+	// the spans of the store calls. Unset: no traces.
+	OTLPEndpoint string
 }
 
 // LoadConfig reads the configuration from the environment and, for the
@@ -70,9 +77,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RefreshSecret:     getenv("REFRESH_SECRET"),
 		SeedAdminEmail:    getenv("SEED_ADMIN_EMAIL"),
 		SeedAdminPassword: getenv("SEED_ADMIN_PASSWORD"),
+		OTLPEndpoint:      getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
 	}
 	var err error
 	c.RateLimits, err = parseRateLimits(getenv("RATE_LIMITS"))
+	if m := getenv("METRICS"); m != "" {
+		var perr error
+		if c.Metrics, perr = strconv.ParseBool(m); perr != nil {
+			err = errors.Join(err, fmt.Errorf("METRICS: %q is not 1, 0, true or false", m))
+		}
+	}
 	return c, err
 }
 
