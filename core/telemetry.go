@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -223,9 +224,9 @@ type telemetry struct {
 }
 
 // newTelemetry creates core's instruments with the providers of cfg (the
-// global ones when unset). An instrument the provider refuses is replaced
-// by a no-op one and reported with otel.Handle, as the API's own
-// convention is: telemetry never stops authentication.
+// global ones when unset). A provider's error is reported with otel.Handle,
+// the API's convention, and an instrument it did not return is a no-op:
+// telemetry never stops authentication.
 func newTelemetry(cfg Config) *telemetry {
 	mp, tp := cfg.MeterProvider, cfg.TracerProvider
 	if mp == nil {
@@ -240,6 +241,9 @@ func newTelemetry(cfg Config) *telemetry {
 	counter := func(name, desc string) metric.Int64Counter {
 		c, err := m.Int64Counter(name, metric.WithDescription(desc))
 		errs = append(errs, err)
+		if c == nil {
+			return noop.Int64Counter{}
+		}
 		return c
 	}
 	t.logins = counter("authenik8.logins", "Password logins, by outcome.")
@@ -252,6 +256,9 @@ func newTelemetry(cfg Config) *telemetry {
 		metric.WithDescription("Duration of Store and UserStore calls, by operation."),
 		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(storeDurationBuckets...))
 	t.storeDuration = h
+	if h == nil {
+		t.storeDuration = noop.Float64Histogram{}
+	}
 	if err = errors.Join(append(errs, err)...); err != nil {
 		otel.Handle(err)
 	}
