@@ -21,11 +21,13 @@ type Auth struct {
 	limits  limiter
 	cookies *CookieConfig // nil: cookie mode off
 	// loadUser: Config.ReloadUser, served inside Rotate by a UserRotator.
-	loadUser bool
-	links    linkCodec
-	mail     *mailQueue    // nil without Config.Mailer
-	oauth    *oauthState   // nil: OAuth sign-in off
-	remote   *RemoteKeySet // verify-only: nil when this Auth issues tokens
+	loadUser  bool
+	links     linkCodec
+	mail      *mailQueue    // nil without Config.Mailer
+	oauth     *oauthState   // nil: OAuth sign-in off
+	remote    *RemoteKeySet // verify-only: nil when this Auth issues tokens
+	stateless bool          // verify-only without a Store: no sessions to check or end
+	tel       *telemetry
 }
 
 // New validates cfg, fills its defaults and returns an Auth. It returns an
@@ -33,6 +35,9 @@ type Auth struct {
 // inconsistent lifetimes.
 func New(cfg Config) (*Auth, error) {
 	cfg, err := cfg.withDefaults()
+	tel := newTelemetry(cfg)
+	_, stateless := cfg.Store.(statelessStore) // before the decorator hides it
+	cfg.Store, cfg.Users = tel.instrumentStore(cfg.Store), tel.instrumentUsers(cfg.Users)
 	keys, kerr := newKeyRing(cfg.AccessKeys)
 	if cfg.RemoteKeys != nil {
 		keys, kerr = verifyOnlyRing, nil
@@ -48,19 +53,22 @@ func New(cfg Config) (*Auth, error) {
 		refreshKeys = append(refreshKeys, append([]byte(nil), s...))
 	}
 	ur, rotates := cfg.Store.(UserRotator)
+	tel.startAtZero()
 	a := &Auth{
-		cfg:      cfg,
-		keys:     keys,
-		refresh:  refreshCodec{keys: refreshKeys},
-		perms:    newPermissions(cfg.AdminRole, cfg.Permissions),
-		now:      cfg.Now,
-		tokens:   newTokenCache(cfg.TokenCacheSize, cfg.Leeway),
-		limits:   limits,
-		cookies:  cookies,
-		loadUser: cfg.ReloadUser && rotates && ur.HoldsUsers(cfg.Users),
-		links:    linkCodec{secrets: refreshKeys},
-		oauth:    oauth,
-		remote:   cfg.RemoteKeys,
+		cfg:       cfg,
+		keys:      keys,
+		refresh:   refreshCodec{keys: refreshKeys},
+		perms:     newPermissions(cfg.AdminRole, cfg.Permissions),
+		now:       cfg.Now,
+		tokens:    newTokenCache(cfg.TokenCacheSize, cfg.Leeway),
+		limits:    limits,
+		cookies:   cookies,
+		loadUser:  cfg.ReloadUser && rotates && ur.HoldsUsers(cfg.Users),
+		links:     linkCodec{secrets: refreshKeys},
+		oauth:     oauth,
+		remote:    cfg.RemoteKeys,
+		stateless: stateless,
+		tel:       tel,
 	}
 	if cfg.Mailer != nil {
 		a.mail = newMailQueue(cfg.MailQueue, a.runMailJob)
@@ -136,7 +144,8 @@ func (a *Auth) Register(ctx context.Context, email, password string, client Clie
 // Wrong email and wrong password give the same ErrInvalidCredentials.
 // Attempts are limited per account and per client IP (ErrRateLimited), and
 // their password hashing is bounded (ErrServerBusy).
-func (a *Auth) Login(ctx context.Context, email, password string, client Client) (*TokenPair, error) {
+func (a *Auth) Login(ctx context.Context, email, password string, client Client) (pair *TokenPair, err error) {
+	defer func() { a.tel.login(ctx, err) }()
 	if a.cfg.Users == nil {
 		return nil, ErrNotFound.WithDescription("Password login is not enabled.")
 	}
@@ -175,7 +184,7 @@ func (a *Auth) Login(ctx context.Context, email, password string, client Client)
 	case a.cfg.RequireVerifiedEmail && !u.EmailVerified:
 		return nil, ErrEmailNotVerified
 	}
-	pair, err := a.IssueSession(ctx, u, client)
+	pair, err = a.IssueSession(ctx, u, client)
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +248,7 @@ func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenP
 	if err != nil {
 		return nil, storeErr(err)
 	}
+	a.tel.revoked(ctx, revokedEvicted, s.Evicted)
 	return a.pair(s, sessionClaims{userID: u.ID, sessionID: sid, roles: u.Roles, extra: u.Claims, emailVerified: u.EmailVerified}, refresh)
 }
 
@@ -248,7 +258,8 @@ func (a *Auth) IssueSession(ctx context.Context, u User, client Client) (*TokenP
 // the session is now revoked). With Config.ReloadUser or a UserLoader the
 // roles and claims are read anew; a user that no longer exists ends the
 // session (ErrInvalidRefreshToken), a disabled one too (ErrAccountDisabled).
-func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
+func (a *Auth) Refresh(ctx context.Context, token string) (_ *TokenPair, err error) {
+	defer func() { a.tel.refresh(ctx, err) }()
 	rt, err := a.refresh.parse(token)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidRefreshToken, err)
@@ -260,6 +271,13 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 			found, err := a.cfg.Store.RevokeSession(ctx, rt.userID, rt.sessionID)
 			if err != nil {
 				return nil, storeErr(err)
+			}
+			if found {
+				reason := revokedUserDeleted
+				if u.Disabled {
+					reason = revokedDisabled
+				}
+				a.tel.revoked(ctx, reason, 1)
 			}
 			if u.Disabled && found {
 				return nil, ErrAccountDisabled
@@ -308,9 +326,11 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 	case Conflict:
 		return nil, ErrRefreshConflict
 	case Reused:
+		a.tel.revoked(ctx, revokedReuse, 1)
 		a.emit(ctx, a.cfg.Hooks.OnReuseDetected, ev)
 		return nil, ErrRefreshTokenReused
 	case NoUser:
+		a.tel.revoked(ctx, revokedUserDeleted, 1)
 		return nil, fmt.Errorf("%w: user %q no longer exists", ErrInvalidRefreshToken, rt.userID)
 	case Disabled:
 		return nil, ErrAccountDisabled
@@ -335,12 +355,14 @@ func (a *Auth) userLoader() func(context.Context, string) (User, error) {
 // audience, lifetime — and that its session is still alive. It returns
 // ErrMissingToken (empty token), ErrInvalidToken, ErrTokenExpired,
 // ErrTokenRevoked or ErrStoreUnavailable.
-func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
+func (a *Auth) Verify(ctx context.Context, token string) (_ *Claims, err error) {
+	defer func() { a.tel.verify(ctx, err) }()
 	if token == "" {
 		return nil, ErrMissingToken
 	}
 	now := a.now()
 	c := a.tokens.get(token, now)
+	a.countCacheLookup(ctx, c != nil)
 	if c == nil {
 		var err error
 		if c, err = a.parseAccess(token); err != nil {
@@ -365,9 +387,11 @@ func (a *Auth) Logout(ctx context.Context, sessionID string) error {
 	if !ok {
 		return ErrNotFound
 	}
-	if _, err := a.cfg.Store.RevokeSession(ctx, uid, sessionID); err != nil {
+	found, err := a.cfg.Store.RevokeSession(ctx, uid, sessionID)
+	if err != nil {
 		return storeErr(err)
 	}
+	a.tel.revoked(ctx, revokedLogout, one(found))
 	a.emit(ctx, a.cfg.Hooks.OnLogout, Event{UserID: uid, SessionID: sessionID, Sessions: 1})
 	return nil
 }
@@ -394,9 +418,11 @@ func (a *Auth) LogoutRefreshToken(ctx context.Context, token string) error {
 	}
 	switch res.Outcome {
 	case Ended:
+		a.tel.revoked(ctx, revokedLogout, 1)
 		a.emit(ctx, a.cfg.Hooks.OnLogout, Event{UserID: rt.userID, SessionID: rt.sessionID, Sessions: 1})
 		return nil
 	case Reused:
+		a.tel.revoked(ctx, revokedReuse, 1)
 		a.emit(ctx, a.cfg.Hooks.OnReuseDetected, Event{UserID: rt.userID, SessionID: rt.sessionID})
 		return ErrRefreshTokenReused
 	}
@@ -409,6 +435,7 @@ func (a *Auth) LogoutAll(ctx context.Context, userID string) (int, error) {
 	if err != nil {
 		return 0, storeErr(err)
 	}
+	a.tel.revoked(ctx, revokedLogoutAll, n)
 	a.emit(ctx, a.cfg.Hooks.OnLogout, Event{UserID: userID, Sessions: n})
 	return n, nil
 }
@@ -428,6 +455,7 @@ func (a *Auth) RevokeSession(ctx context.Context, actor *Claims, sessionID strin
 	if !found {
 		return ErrNotFound
 	}
+	a.tel.revoked(ctx, revokedRevoke, 1)
 	a.emit(ctx, a.cfg.Hooks.OnRevoke, Event{UserID: uid, SessionID: sessionID, Sessions: 1})
 	return nil
 }

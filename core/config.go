@@ -9,6 +9,9 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures an Auth. Zero fields take the default in their comment;
@@ -86,6 +89,15 @@ type Config struct {
 
 	// Hooks receive audit events. Optional.
 	Hooks Hooks
+
+	// MeterProvider and TracerProvider receive core's metrics (logins,
+	// refreshes, verifications, revocations, the token cache, store
+	// latency) and its spans around store calls; see the README's
+	// Observability section. Default: the global providers of
+	// go.opentelemetry.io/otel, which record nothing unless the
+	// application installs an SDK.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 
 	// RateLimits bound failed logins and registrations; the Store must
 	// implement Limiter (memstore and redisstore do). See RateLimits for the

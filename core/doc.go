@@ -53,4 +53,11 @@
 // Stores. The Store and UserStore interfaces are the contracts; core/memstore
 // implements both in memory, redisstore on Redis. conformance/storetest
 // checks any implementation.
+//
+// Telemetry. Core records metrics (logins, refreshes, verifications,
+// revocations by outcome or reason, the token cache, store latency) and
+// spans around store calls through the OpenTelemetry API, to
+// Config.MeterProvider and Config.TracerProvider or the global providers:
+// nothing is recorded until the application installs an SDK, and spans
+// never carry a token, a password, an email or an id.
 package core

@@ -235,7 +235,9 @@ func newOAuth(cfg Config) (*oauthState, error) {
 	if _, ok = cfg.Users.(LinkTokenStore); !ok {
 		bad("needs Config.Users to implement core.LinkTokenStore (login codes)")
 	}
-	s.byEmail, _ = cfg.Users.(userByEmail)
+	if accounts, ok := cfg.Users.(AccountStore); ok {
+		s.byEmail = accounts
+	}
 	if s.once, ok = cfg.Store.(Limiter); !ok {
 		bad("needs Config.Store to implement core.Limiter (single-use flows)")
 	}

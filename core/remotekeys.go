@@ -244,8 +244,7 @@ func (a *Auth) notVerifyOnly(rt Route) bool {
 	case RouteMe:
 		return false
 	case RouteLogout, RouteLogoutAll, RouteSessions, RouteRevokeSession:
-		_, stateless := a.cfg.Store.(statelessStore)
-		return stateless
+		return a.stateless
 	}
 	return true
 }

@@ -23,7 +23,8 @@ type Store interface {
 	// When the user already has s.MaxSessions live sessions, the least
 	// recently used ones (opened or rotated longest ago) end first, exactly
 	// as RevokeSession would end them, so that the new one makes
-	// s.MaxSessions. Its work is bounded by s.MaxSessions.
+	// s.MaxSessions; Session.Evicted says how many. Its work is bounded by
+	// s.MaxSessions.
 	CreateSession(ctx context.Context, s NewSession) (Session, error)
 
 	// Rotate is the refresh step, atomic against every other call on the
@@ -108,6 +109,9 @@ type Session struct {
 	CreatedAt     time.Time
 	LastUsedAt    time.Time
 	ExpiresAt     time.Time // the earlier of the idle and the absolute expiry
+	// Evicted is set by CreateSession only: how many of the user's live
+	// sessions it ended to respect NewSession.MaxSessions (a metric).
+	Evicted int
 }
 
 // Rotation asks Store.Rotate to replace the session's refresh token.

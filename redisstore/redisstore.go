@@ -330,6 +330,7 @@ func (s *Store) CreateSession(ctx context.Context, n core.NewSession) (core.Sess
 	return core.Session{
 		ID: n.ID, UserID: n.UserID, Data: n.Data, UserAgent: n.UserAgent, IP: n.IP,
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: time.UnixMilli(r.expiry),
+		Evicted: len(r.evicted),
 	}, nil
 }
 

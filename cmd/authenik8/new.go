@@ -86,6 +86,22 @@ var stores = []string{"memory", "redis"}
 // live, in the session store (default) or in PostgreSQL.
 func userStores(store string) []string { return []string{store, "postgres"} }
 
+// telemetryModules are what a project's telemetry.go uses beyond core: the
+// OpenTelemetry SDK and exporters, at the versions the examples module
+// builds and tests with (a test keeps them equal).
+var telemetryModules = []moduleVersion{
+	{"github.com/prometheus/client_golang", "v1.24.1"},
+	{"go.opentelemetry.io/otel", "v1.46.0"},
+	{"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp", "v1.46.0"},
+	{"go.opentelemetry.io/otel/exporters/prometheus", "v0.68.0"},
+	{"go.opentelemetry.io/otel/metric", "v1.46.0"},
+	{"go.opentelemetry.io/otel/sdk", "v1.46.0"},
+	{"go.opentelemetry.io/otel/sdk/metric", "v1.46.0"},
+	{"go.opentelemetry.io/otel/trace", "v1.46.0"},
+}
+
+type moduleVersion struct{ Path, Version string }
+
 // project is the data of the templates.
 type project struct {
 	Name      string // binary name: the last element of the module path
@@ -116,6 +132,7 @@ func (p *project) output() []outputFile {
 		{"internal/server/oauth.go", "oauth.go.tmpl"},
 		{"internal/server/routes.go", "routes_" + p.Framework.Name + ".go.tmpl"},
 		{"internal/server/serve.go", "serve_" + p.Framework.Serve + ".go.tmpl"},
+		{"internal/server/telemetry.go", "telemetry.go.tmpl"},
 		{"internal/server/server_test.go", "server_test.go.tmpl"},
 		{".env.example", "env.tmpl"},
 		{".env", "env.tmpl"},
@@ -132,10 +149,11 @@ func (p *project) output() []outputFile {
 type outputFile struct{ file, tmpl string }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"quote":      modfile.AutoQuote, // a go.mod token, quoted when it must be
-	"envReader":  envReader,
-	"pgxModule":  func() string { return pgxModule },
-	"pgxVersion": func() string { return pgxVersion },
+	"quote":            modfile.AutoQuote, // a go.mod token, quoted when it must be
+	"envReader":        envReader,
+	"pgxModule":        func() string { return pgxModule },
+	"pgxVersion":       func() string { return pgxVersion },
+	"telemetryModules": func() []moduleVersion { return telemetryModules },
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 // envfileSource is envfile.go, whose readEnvFile generated projects get.

@@ -163,6 +163,9 @@ func testNewFiles(t *testing.T, fw framework, store, users string) {
 		want[modulePrefix+"/pgstore"] = authenik8Version
 		want[pgxModule] = pgxVersion
 	}
+	for _, m := range telemetryModules {
+		want[m.Path] = m.Version
+	}
 	got := map[string]string{}
 	for _, r := range mf.Require {
 		got[r.Mod.Path] = r.Mod.Version
@@ -401,4 +404,26 @@ func repoRoot(t *testing.T) string {
 		t.Fatalf("no authenik8-go checkout at %s: %v", root, err)
 	}
 	return root
+}
+
+// TestTelemetryVersions: the OpenTelemetry modules new projects require
+// are at the versions the examples module builds and tests with.
+func TestTelemetryVersions(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := modfile.Parse("go.mod", b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]string{}
+	for _, r := range mf.Require {
+		have[r.Mod.Path] = r.Mod.Version
+	}
+	for _, m := range telemetryModules {
+		if have[m.Path] != m.Version {
+			t.Errorf("new projects require %s %s; examples/go.mod %q", m.Path, m.Version, have[m.Path])
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -621,6 +622,19 @@ func testSessionsPerUser(t *testing.T, h Harness) {
 	verify(t, small, third.AccessToken)
 	if list, err := small.Sessions(ctx(t), v.ID, ""); err != nil || len(list) != 2 {
 		t.Fatalf("MaxSessionsPerUser 2: %d sessions, %v", len(list), err)
+	}
+
+	// CreateSession says how many live sessions it ended (core counts them
+	// in authenik8_revocations_total{reason="evicted"}).
+	w := newUser()
+	for i, want := range []int{0, 0, 1, 1} {
+		got, err := s.CreateSession(ctx(t), core.NewSession{
+			ID: core.NewSessionID(w.ID), UserID: w.ID, Data: []byte(`{"r":[]}`), TokenHash: "h" + strconv.Itoa(i),
+			IdleTTL: time.Hour, AbsoluteTTL: time.Hour, MaxSessions: 2,
+		})
+		if err != nil || got.Evicted != want {
+			t.Fatalf("CreateSession %d of MaxSessions 2: Evicted %d, %v; want %d", i+1, got.Evicted, err, want)
+		}
 	}
 }
 

@@ -72,14 +72,16 @@ func (s *Store) CreateSession(_ context.Context, n core.NewSession) (core.Sessio
 	e.ExpiresAt = earliest(now.Add(n.IdleTTL), e.absolute)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.evictLocked(n.UserID, limit-1, now)
+	evicted := s.evictLocked(n.UserID, limit-1, now)
 	s.sessions[n.ID] = e
 	if s.byUser[n.UserID] == nil {
 		s.byUser[n.UserID] = map[string]struct{}{}
 	}
 	s.byUser[n.UserID][n.ID] = struct{}{}
 	s.sweepLocked(now)
-	return e.snapshot(), nil
+	snap := e.snapshot()
+	snap.Evicted = evicted
+	return snap, nil
 }
 
 // Rotate implements core.Store.
@@ -206,11 +208,12 @@ func (*Store) justReplaced(e *entry, r core.Rotation, now time.Time) bool {
 }
 
 // evictLocked ends the user's least recently used sessions until at most
-// keep remain, dropping ended ones from the index on the way.
-func (s *Store) evictLocked(userID string, keep int, now time.Time) {
+// keep remain, dropping ended ones from the index on the way, and returns
+// how many live ones it ended.
+func (s *Store) evictLocked(userID string, keep int, now time.Time) int {
 	ids := s.byUser[userID]
 	if len(ids) <= keep {
-		return
+		return 0
 	}
 	live := make([]*entry, 0, len(ids))
 	for id := range ids {
@@ -222,7 +225,7 @@ func (s *Store) evictLocked(userID string, keep int, now time.Time) {
 		}
 	}
 	if len(live) <= keep {
-		return
+		return 0
 	}
 	slices.SortFunc(live, func(a, b *entry) int {
 		return cmp.Or(a.LastUsedAt.Compare(b.LastUsedAt), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
@@ -230,6 +233,7 @@ func (s *Store) evictLocked(userID string, keep int, now time.Time) {
 	for _, e := range live[:len(live)-keep] {
 		s.deleteLocked(e)
 	}
+	return len(live) - keep
 }
 
 func (s *Store) liveLocked(id string, now time.Time) *entry {

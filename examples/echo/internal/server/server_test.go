@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -109,14 +111,83 @@ func TestProbes(t *testing.T) {
 	}
 }
 
+// TestTelemetry: with METRICS, GET /metrics shows Authenik8's counters in
+// the Prometheus text format; with OTEL_EXPORTER_OTLP_ENDPOINT, the spans
+// of the store calls reach the collector (a stand-in on a loopback port)
+// when the server closes, and hold neither the email nor the password.
+func TestTelemetry(t *testing.T) {
+	var mu sync.Mutex
+	var exports [][]byte
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method == "POST" && r.URL.Path == "/v1/traces" && r.Header.Get("Content-Type") == "application/x-protobuf" {
+			mu.Lock()
+			exports = append(exports, body)
+			mu.Unlock()
+		}
+	}))
+	email := fmt.Sprintf("tess-%d@example.com", time.Now().UnixNano())
+	creds := fmt.Sprintf(`{"email":%q,"password":"correct horse battery"}`, email)
+	t.Cleanup(func() { // after the server's own cleanup: its spans are flushed
+		collector.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		all := bytes.Join(exports, nil)
+		if !bytes.Contains(all, []byte("authenik8.users.authenticate")) || !bytes.Contains(all, []byte("authenik8.store.create_session")) {
+			t.Errorf("the collector received %d exports without the spans of login", len(exports))
+		}
+		if bytes.Contains(all, []byte(email)) || bytes.Contains(all, []byte("correct horse battery")) {
+			t.Error("the exported spans hold the email or the password")
+		}
+	})
+	base := start(t, Config{Metrics: true, OTLPEndpoint: collector.URL})
+
+	expect(t, "POST", base+"/auth/register", "", creds, 201)
+	expect(t, "POST", base+"/auth/login", "", creds, 200)
+	expect(t, "POST", base+"/auth/login", "", strings.Replace(creds, "correct", "wrong", 1), 401)
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for series, want := range map[string]string{
+		`authenik8_logins_total{outcome="success"}`:             "1",
+		`authenik8_logins_total{outcome="invalid_credentials"}`: "1",
+		`authenik8_logins_total{outcome="rate_limited"}`:        "0",
+		`authenik8_store_duration_seconds_count{op="register"}`: "1",
+	} {
+		if got := sample(string(text), series); got != want {
+			t.Errorf("/metrics: %s = %q, want %s", series, got, want)
+		}
+	}
+}
+
+// sample returns the value of a series in Prometheus text, given as
+// name{label="value"}: the other labels of the line are ignored.
+func sample(text, series string) string {
+	name, label, _ := strings.Cut(strings.TrimSuffix(series, "}"), "{")
+	for line := range strings.Lines(text) {
+		head, value, ok := strings.Cut(strings.TrimSpace(line), "} ")
+		if ok && strings.HasPrefix(head, name+"{") && strings.Contains(head+",", label+",") {
+			return value
+		}
+	}
+	return ""
+}
+
 func TestFromEnv(t *testing.T) {
-	env := map[string]string{"RATE_LIMITS": "login_ip=5/1m, register_ip=2/1h, forgot_ip=3/1h"}
+	env := map[string]string{"RATE_LIMITS": "login_ip=5/1m, register_ip=2/1h, forgot_ip=3/1h", "METRICS": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318"}
 	cfg, err := FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Port != "8080" || cfg.RateLimits.LoginPerIP != (core.Limit{Max: 5, Window: time.Minute}) || cfg.RateLimits.RegisterPerIP != (core.Limit{Max: 2, Window: time.Hour}) ||
-		cfg.RateLimits.ForgotPerIP != (core.Limit{Max: 3, Window: time.Hour}) {
+		cfg.RateLimits.ForgotPerIP != (core.Limit{Max: 3, Window: time.Hour}) ||
+		!cfg.Metrics || cfg.OTLPEndpoint != "http://localhost:4318" {
 		t.Errorf("FromEnv = %+v", cfg)
 	}
 	if cfg.SMTPURL != "" || cfg.MailFrom != "no-reply@localhost" || cfg.AppURL != "http://localhost:8080" {
@@ -137,7 +208,12 @@ func TestFromEnv(t *testing.T) {
 			t.Errorf("RATE_LIMITS=%s: %v", bad, err)
 		}
 	}
+	env["RATE_LIMITS"], env["METRICS"] = "", "yes"
+	if _, err := FromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "METRICS") {
+		t.Errorf("METRICS=yes: %v", err)
+	}
 	delete(env, "RATE_LIMITS")
+	delete(env, "METRICS")
 
 	for spec, want := range map[string]string{
 		"":                     "{ []}",

@@ -5,6 +5,7 @@ import (
 	"net"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 )
 
 // Serve answers on l until ctx is done, then shuts down gracefully.
@@ -16,6 +17,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		IdleTimeout:           idleTimeout,
 		ReadBufferSize:        maxHeaderBytes, // the request line and headers must fit
 	})
+	if s.metrics != nil { // METRICS=1
+		app.Get("/metrics", adaptor.HTTPHandler(s.metrics))
+	}
 	s.routes(app)
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listener(l) }()

@@ -95,6 +95,13 @@ type Config struct {
 	// issuer's Redis, a revoked session is refused here too; without, a
 	// token stays valid until it expires.
 	JWKSURL string
+	// METRICS: "1" serves GET /metrics, Authenik8's metrics in the
+	// Prometheus text format, on PORT. Unset: no metrics.
+	Metrics bool
+	// OTEL_EXPORTER_OTLP_ENDPOINT: the base URL of an OpenTelemetry
+	// collector (OTLP over HTTP, e.g. http://localhost:4318) that receives
+	// the spans of the store calls. Unset: no traces.
+	OTLPEndpoint string
 }
 
 // LoadConfig reads the configuration from the environment and, for the
@@ -135,14 +142,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		PublicURL:          cmp.Or(getenv("PUBLIC_URL"), "http://localhost:"+cmp.Or(getenv("PORT"), "8080")),
 		OAuthRedirectURL:   getenv("OAUTH_REDIRECT_URL"),
 		JWKSURL:            getenv("JWKS_URL"),
+		OTLPEndpoint:       getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
 	}
 	c.SMTPURL = getenv("SMTP_URL")
 	c.MailFrom = cmp.Or(getenv("MAIL_FROM"), "no-reply@localhost")
 	c.AppURL = cmp.Or(getenv("APP_URL"), "http://localhost:"+c.Port)
-	var err1, err2 error
+	var err1, err2, err3 error
 	c.RateLimits, err1 = parseRateLimits(getenv("RATE_LIMITS"))
 	c.TrustedProxy, err2 = parseTrustedProxies(getenv("TRUSTED_PROXIES"))
-	return c, errors.Join(err1, err2)
+	if m := getenv("METRICS"); m != "" {
+		if c.Metrics, err3 = strconv.ParseBool(m); err3 != nil {
+			err3 = fmt.Errorf("METRICS: %q is not 1, 0, true or false", m)
+		}
+	}
+	return c, errors.Join(err1, err2, err3)
 }
 
 // parseRateLimits reads RATE_LIMITS: comma-separated name=max/window, or

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -30,10 +31,12 @@ type Server struct {
 
 	trustedProxy core.TrustedProxy // TRUSTED_PROXIES, for the adapter
 	stores       *stores
+	metrics      http.Handler // GET /metrics with METRICS=1, else nil
+	tel          *telemetry
 }
 
-// New builds the Server for cfg: the keys, the store, the auth core and the
-// seed admin.
+// New builds the Server for cfg: the keys, the store, the telemetry, the
+// auth core and the seed admin.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.JWKSURL != "" {
 		return newVerifier(cfg, log) // oauth.go
@@ -46,17 +49,24 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	tel, err := newTelemetry(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	mail, err := openMailer(cfg, log)
 	if err != nil {
+		tel.close(log)
 		return nil, err
 	}
 	st, err := openStores(cfg, log)
 	if err != nil {
+		tel.close(log)
 		return nil, err
 	}
 	oauthCfg, err := oauthConfig(cfg, log) // oauth.go
 	if err != nil {
 		st.close()
+		tel.close(log)
 		return nil, err
 	}
 	a, err := core.New(core.Config{
@@ -69,6 +79,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		ReloadUser:    true, // roles re-read at every refresh (in the same round trip on Redis)
 		Mailer:        mail, // password reset and email verification links
 		AppURL:        cfg.AppURL,
+		// Metrics and traces; nil (METRICS, OTEL_EXPORTER_OTLP_ENDPOINT
+		// unset) leaves core's instruments no-ops.
+		MeterProvider:  tel.meters,
+		TracerProvider: tel.tracers,
 		Hooks: core.Hooks{
 			OnReuseDetected: func(_ context.Context, e core.Event) {
 				log.Warn("refresh token reused: session revoked", "user", e.UserID, "session", e.SessionID)
@@ -86,21 +100,25 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if err != nil {
 		st.close()
+		tel.close(log)
 		return nil, err
 	}
 	if p := cfg.TrustedProxy; p.Header != "" {
 		log.Info("client IPs: from "+p.Header+" on connections from trusted proxies", "proxies", p.Proxies) // none listed: private networks
 	}
-	return &Server{Auth: a, Log: log, trustedProxy: cfg.TrustedProxy, stores: st}, nil
+	return &Server{Auth: a, Log: log, trustedProxy: cfg.TrustedProxy, stores: st, metrics: tel.metrics, tel: tel}, nil
 }
 
-// Close sends the mails still queued (for a few seconds at most) and
-// releases the stores.
+// Close sends the mails still queued (for a few seconds at most), releases
+// the stores and flushes the telemetry.
 func (s *Server) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.Auth.FlushMail(ctx)
 	s.stores.close()
+	if s.tel != nil {
+		s.tel.close(s.Log)
+	}
 }
 
 // The service's own answers are core.Responses, like those of the auth
