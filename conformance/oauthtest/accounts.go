@@ -42,6 +42,14 @@ type link struct {
 
 // NewAccounts returns an empty store on the clock now (time.Now when nil),
 // which decides when link tokens expire.
+// Accounts hold everything core's OAuth sign-in asks of a user store.
+var (
+	_ core.AccountStore   = (*Accounts)(nil)
+	_ core.LinkTokenStore = (*Accounts)(nil)
+	_ core.IdentityStore  = (*Accounts)(nil)
+	_ core.UserRegistrar  = (*Accounts)(nil)
+)
+
 func NewAccounts(now func() time.Time) *Accounts {
 	if now == nil {
 		now = time.Now
@@ -204,6 +212,15 @@ func (s *Accounts) RedeemLinkToken(_ context.Context, userID, purpose, hash stri
 // SetEmailVerified marks the account's email verified.
 func (s *Accounts) SetEmailVerified(_ context.Context, id string) error {
 	return s.change(id, func(a *account) { a.EmailVerified = true })
+}
+
+// SetPassword replaces the account's password.
+func (s *Accounts) SetPassword(_ context.Context, id, password string) error {
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return err
+	}
+	return s.change(id, func(a *account) { a.hash = hash })
 }
 
 // SetDisabled disables or enables the account.
