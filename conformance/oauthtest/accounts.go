@@ -40,8 +40,6 @@ type link struct {
 	expires time.Time
 }
 
-// NewAccounts returns an empty store on the clock now (time.Now when nil),
-// which decides when link tokens expire.
 // Accounts hold everything core's OAuth sign-in asks of a user store.
 var (
 	_ core.AccountStore   = (*Accounts)(nil)
@@ -50,6 +48,8 @@ var (
 	_ core.UserRegistrar  = (*Accounts)(nil)
 )
 
+// NewAccounts returns an empty store on the clock now (time.Now when nil),
+// which decides when link tokens expire.
 func NewAccounts(now func() time.Time) *Accounts {
 	if now == nil {
 		now = time.Now
