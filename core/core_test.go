@@ -58,8 +58,10 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-// TestErrorTable: each sentinel answers its SPEC §6 row; derived and wrapped
-// errors answer the same; anything else is a 500 that reveals nothing.
+// TestErrorTable: each sentinel answers its row of the error table
+// (docs/protocol.md §7), and ErrorTable lists exactly these rows; derived
+// and wrapped errors answer the same; anything else is a 500 that reveals
+// nothing.
 func TestErrorTable(t *testing.T) {
 	rows := []struct {
 		err       *core.Error
@@ -77,6 +79,7 @@ func TestErrorTable(t *testing.T) {
 		{core.ErrRefreshConflict, 401, "refresh_conflict", `Bearer`},
 		{core.ErrInvalidCredentials, 401, "invalid_credentials", `Bearer`},
 		{core.ErrForbidden, 403, "forbidden", `Bearer error="insufficient_scope"`},
+		{core.ErrCSRF, 403, "csrf_failed", ""},
 		{core.ErrNotFound, 404, "not_found", ""},
 		{core.ErrUserExists, 409, "user_exists", ""},
 		{core.ErrPayloadTooLarge, 413, "payload_too_large", ""},
@@ -86,6 +89,17 @@ func TestErrorTable(t *testing.T) {
 		{core.ErrRateLimited, 429, "rate_limited", ""},
 		{core.ErrStoreUnavailable, 503, "store_unavailable", ""},
 		{core.ErrServerBusy, 503, "server_busy", ""},
+		{core.ErrUnsupportedGrantType, 400, "unsupported_grant_type", ""},
+		{core.ErrInternal, 500, "server_error", ""},
+	}
+	table := core.ErrorTable()
+	if len(table) != len(rows) {
+		t.Errorf("ErrorTable has %d rows, this test %d", len(table), len(rows))
+	}
+	for _, row := range rows {
+		if !slices.Contains(table, row.err) {
+			t.Errorf("ErrorTable lacks %s", row.code)
+		}
 	}
 	for _, row := range rows {
 		for _, err := range []error{row.err, fmt.Errorf("context: %w", row.err), row.err.WithDescription("custom")} {

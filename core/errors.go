@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -28,7 +29,8 @@ type Error struct {
 	resp  *Response // built once
 }
 
-// The error table (SPEC §6). Each row: status, code, description, challenge.
+// The error table, documented in docs/protocol.md §7. Each row: status,
+// code, description, challenge. ErrorTable lists every row.
 var (
 	ErrInvalidRequest      = newError(400, "invalid_request", "The request is malformed, or a field is missing or invalid.", "")
 	ErrMissingToken        = newError(401, "missing_token", "A bearer token is required.", challengeBearer)
@@ -64,9 +66,21 @@ const (
 	challengeInsufficientScope = `Bearer error="insufficient_scope"`
 )
 
+// errorTable holds every sentinel newError made, in the order the package
+// initialized them: a new row is listed by being made.
+var errorTable []*Error
+
+// ErrorTable returns every row of the error table: each sentinel core
+// answers with, ErrInternal and the token endpoint's
+// ErrUnsupportedGrantType included. Errors derived with WithDescription or
+// WithRetryAfter share their sentinel's row. The slice is the caller's; the
+// errors are shared: do not modify them.
+func ErrorTable() []*Error { return slices.Clone(errorTable) }
+
 func newError(status int, code, desc, challenge string) *Error {
 	e := &Error{Status: status, Code: code, Description: desc, Challenge: challenge}
 	e.resp = e.buildResponse()
+	errorTable = append(errorTable, e)
 	return e
 }
 

@@ -96,7 +96,7 @@ type IdentityStore interface {
 	RegisterIdentity(ctx context.Context, email string, roles []string, provider, subject string) (User, error)
 }
 
-// Password length bounds, in bytes (SPEC §5).
+// Password length bounds, in bytes.
 const (
 	MinPasswordBytes = 8
 	MaxPasswordBytes = 1024

@@ -29,7 +29,7 @@ import (
 // offline (GOPROXY=off, GOWORK=off: every module from the local cache), runs
 // go mod tidy, go vet, the project's own tests and go build in it. It then
 // starts the built server, configured by the .env that new wrote, and
-// checks the routes of SPEC §6 and §7 over HTTP.
+// checks the auth routes and the server's own routes over HTTP.
 func TestGenerated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: no project builds")
@@ -256,7 +256,8 @@ func (s generated) expect(t *testing.T, method, path, token, body string, status
 	return r
 }
 
-// smoke walks through the routes of SPEC §6 and §7.
+// smoke walks through the auth routes (docs/protocol.md §6.1) and the
+// server's own routes (/api, /healthz, /readyz).
 func smoke(t *testing.T, s generated, dir string) {
 	if r := s.expect(t, "GET", "/healthz", "", "", 200, ""); r.body["status"] != "ok" {
 		t.Errorf("/healthz: %s", r.raw)

@@ -100,8 +100,8 @@ func walkthrough(t *testing.T) []step {
 	return steps
 }
 
-// TestSameAnswers sends every error row of SPEC §6 to the four examples and
-// compares their answers byte for byte: status, body, and the
+// TestSameAnswers sends every error row of docs/protocol.md §7 to the four
+// examples and compares their answers byte for byte: status, body, and the
 // Content-Type, Cache-Control, WWW-Authenticate and Retry-After headers.
 func TestSameAnswers(t *testing.T) {
 	redis := redistest.Start(t)
@@ -141,7 +141,7 @@ func TestSameAnswers(t *testing.T) {
 	slices.Sort(names)
 	codes := map[string]bool{}
 	for _, name := range names {
-		// Each row's name ends with the status SPEC §6 gives it: the
+		// Each row's name ends with the status the error table gives it: the
 		// frameworks must agree, and agree on the right answer.
 		want, _ := strconv.Atoi(name[strings.LastIndexByte(name, ' ')+1:])
 		first := results[frameworks[0]][name]
