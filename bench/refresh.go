@@ -18,21 +18,24 @@ import (
 // of fresh sessions: each request presents another session's current token,
 // and each must succeed (a non-2xx answer means the pool ran dry or a refresh
 // failed, and is reported).
-const refreshScript = `
+const refreshScript = tokenFiles + `
+function request()
+  i = i + 1
+  local t = tokens[i] or "pool-exhausted"
+  return wrk.format("POST", "/auth/refresh", {["Content-Type"] = "application/json"}, '{"refresh_token":"' .. t .. '"}')
+end
+`
+
+// tokenFiles is the start of a wrk script that loads into tokens the lines
+// of its thread's file, args[1] .. "." .. thread number (0, 1, …).
+const tokenFiles = `
 local tokens, i, counter = {}, 0, 0
 function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
 end
 function init(args)
-  local f = assert(io.open(args[1] .. "." .. id, "r"))
-  for line in f:lines() do tokens[#tokens + 1] = line end
-  f:close()
-end
-function request()
-  i = i + 1
-  local t = tokens[i] or "pool-exhausted"
-  return wrk.format("POST", "/auth/refresh", {["Content-Type"] = "application/json"}, '{"refresh_token":"' .. t .. '"}')
+  for line in io.lines(args[1] .. "." .. id) do tokens[#tokens + 1] = line end
 end
 `
 
