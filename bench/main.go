@@ -246,7 +246,7 @@ func run(c config) error {
 				}
 				res.Refresh[fw] = append(res.Refresh[fw], l.RPS)
 				log.Printf("round %d  %-5s refresh   %9.0f req/s (%d non-2xx)", round+1, fw, l.RPS, l.Non2xx)
-				for u := range 1024 { // drop the pool's sessions
+				for u := range poolUsers { // drop the pool's sessions
 					if _, err := a.LogoutAll(ctx, fmt.Sprint("bench", u)); err != nil {
 						return err
 					}

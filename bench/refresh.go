@@ -39,6 +39,12 @@ function init(args)
 end
 `
 
+// poolUsers own the pool's sessions: enough that none reaches
+// core.Config.MaxSessionsPerUser (100 by default; opening one more would end
+// the oldest, whose token would then be refused) with pools of up to
+// 400,000 sessions.
+const poolUsers = 4096
+
 // refreshPool opens n sessions and writes their refresh tokens to
 // dir/pool.<thread> files, one per wrk thread.
 func refreshPool(a *core.Auth, dir string, n, threads int) (string, error) {
@@ -68,7 +74,7 @@ func refreshPool(a *core.Auth, dir string, n, threads int) (string, error) {
 				if i >= int64(n) {
 					return
 				}
-				p, err := a.IssueSession(context.Background(), core.User{ID: "bench" + strconv.FormatInt(i%1024, 10)}, core.Client{})
+				p, err := a.IssueSession(context.Background(), core.User{ID: "bench" + strconv.FormatInt(i%poolUsers, 10)}, core.Client{})
 				mu.Lock()
 				if err != nil {
 					failed = err
