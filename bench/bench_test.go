@@ -44,3 +44,28 @@ func TestChartAndTable(t *testing.T) {
 		t.Fatal("median")
 	}
 }
+
+func TestPopulationChartAndTable(t *testing.T) {
+	r := &Results{Rounds: 3, Conns: 64, Median: map[string]map[string]float64{}, Ratios: map[string]map[string]float64{}, RefreshMed: map[string]float64{}}
+	p := &Population{Sessions: 200000, Reuse: popReuse, Seconds: 3, Median: map[string]map[string]map[string]float64{}, Ratios: map[string]map[string]float64{}}
+	for _, fw := range frameworks {
+		p.Median[fw] = map[string]map[string]float64{
+			authenik8: {hot: 50000, distinct: 26000, mix: 40000},
+			peer:      {hot: 30000, distinct: 30000, mix: 30000},
+			naive:     {hot: 15000, distinct: 12000, mix: 13000},
+		}
+		p.Ratios[fw] = map[string]float64{"distinct/tokens50": 0.52, "distinct/peer": 0.87, "mix/peer": 1.33}
+	}
+	r.Population = p
+	r.Memory = &Memory{Sessions: 200000, BeforeMB: 30, AfterMB: 72.5, PerSessKB: 0.22}
+	tab := table(r)
+	for _, want := range []string{"| echo | authenik8 | 50000 | 26000 | 40000 |", "fiber 0.52, 0.87 (mix 1.33)", "30.0 MB before, 72.5 MB after serving 200000"} {
+		if !strings.Contains(tab, want) {
+			t.Fatalf("table lacks %q:\n%s", want, tab)
+		}
+	}
+	svg := chart(r)
+	if strings.Count(svg, "<rect x=") != 12+27+4 || !strings.Contains(svg, "distinct: 0.52 of 50 tokens, 0.87 of peer") || !strings.Contains(svg, "72 MB after") {
+		t.Fatalf("chart:\n%s", svg)
+	}
+}

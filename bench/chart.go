@@ -27,15 +27,16 @@ func chart(r *Results) string {
 	top5 := step * float64(int(peak/step)+1)
 	y := func(v float64) float64 { return top + plotH - v/top5*plotH }
 
+	total := h
+	if r.Population != nil {
+		total += popH
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
-	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", w, total, w, total)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, total)
 	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="15" font-weight="bold">Requests/s, %d connections, median of %d rounds</text>`+"\n", left, r.Conns, r.Rounds)
 	fmt.Fprintf(&b, `<text x="%d" y="40" fill="#555">%s</text>`+"\n", left, html.EscapeString(r.Machine+", "+r.Date))
-	for v := 0.0; v <= top5+1; v += step {
-		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", left, left+plotW, y(v), y(v))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#555">%sk</text>`+"\n", left-6, y(v)+4, trim(v/1000))
-	}
+	grid(&b, left, plotW, step, top5, y)
 	groupW := float64(len(scenarios)*barW + groupGap)
 	for i, fw := range frameworks {
 		x0 := float64(left) + 30 + float64(i)*groupW*1.25
@@ -59,6 +60,9 @@ func chart(r *Results) string {
 		left, h-26, refreshSummary(r), r.FloorMed)
 	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#333">revocation seen by another process: p50 %.2f ms, p99 %.2f ms (n=%d)</text>`+"\n",
 		left, h-8, r.Propagation.P50, r.Propagation.P99, r.Propagation.N)
+	if r.Population != nil {
+		populationChart(&b, r, h)
+	}
 	b.WriteString("</svg>\n")
 	return b.String()
 }
@@ -69,6 +73,63 @@ func refreshSummary(r *Results) string {
 		parts = append(parts, fmt.Sprintf("%s %.0f/s", fw, r.RefreshMed[fw]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// grid draws the horizontal lines and labels of a panel up to top5.
+func grid(b *strings.Builder, left, plotW int, step, top5 float64, y func(float64) float64) {
+	for v := 0.0; v <= top5+1; v += step {
+		fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", left, left+plotW, y(v), y(v))
+		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end" fill="#555">%sk</text>`+"\n", left-6, y(v)+4, trim(v/1000))
+	}
+}
+
+// popH is the height of the population panel.
+const popH = 330
+
+// populationChart draws the population panel below y0: per framework, the
+// three designs' bars for 50 tokens, distinct tokens and the mix.
+func populationChart(b *strings.Builder, r *Results, y0 int) {
+	const (
+		left, plotW, plotH = 70, 660, 200
+		barW               = 18
+	)
+	p := r.Population
+	top := y0 + 40
+	colors := map[string]string{authenik8: "#2b8a3e", peer: "#e8590c", naive: "#1c7ed6"}
+	shade := map[string]string{hot: "1", distinct: "0.45", mix: "0.72"}
+	peak := 1.0
+	for _, fw := range frameworks {
+		for _, d := range popDesigns {
+			for _, l := range popLoads {
+				peak = max(peak, p.Median[fw][d][l])
+			}
+		}
+	}
+	step := niceStep(peak / 5)
+	top5 := step * float64(int(peak/step)+1)
+	y := func(v float64) float64 { return float64(top+plotH) - v/top5*plotH }
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="15" font-weight="bold">%d sessions: 50 tokens, every token new (distinct), each token %d× in random order (mix)</text>`+"\n", left, y0+20, p.Sessions, p.Reuse)
+	grid(b, left, plotW, step, top5, y)
+	groupW := float64(len(popDesigns)*len(popLoads)*barW) + 40
+	for i, fw := range frameworks {
+		x0 := float64(left) + 20 + float64(i)*(groupW+20)
+		for j, d := range popDesigns {
+			for k, l := range popLoads {
+				v := p.Median[fw][d][l]
+				x := x0 + float64((j*len(popLoads)+k)*barW) + float64(j*6)
+				fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%d" height="%.1f" fill="%s" fill-opacity="%s"><title>%s %s %s: %.0f req/s</title></rect>`+"\n",
+					x, y(v), barW-3, float64(top+plotH)-y(v), colors[d], shade[l], fw, popLabels[d], l, v)
+			}
+		}
+		cx := x0 + groupW/2 - 20
+		q := p.Ratios[fw]
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle" font-weight="bold">%s</text>`+"\n", cx, top+plotH+18, fw)
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#333">distinct: %.2f of 50 tokens, %.2f of peer</text>`+"\n", cx, top+plotH+34, q["distinct/tokens50"], q["distinct/peer"])
+	}
+	fmt.Fprintf(b, `<text x="%d" y="%d" fill="#333">bars per design: 50 tokens (solid), distinct (light), mix (mid); green authenik8, orange stateless peer, blue naive</text>`+"\n", left, top+plotH+56)
+	if m := r.Memory; m != nil {
+		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#333">examples/gin resident memory: %.0f MB before, %.0f MB after %d distinct sessions</text>`+"\n", left, top+plotH+74, m.BeforeMB, m.AfterMB, m.Sessions)
+	}
 }
 
 // niceStep rounds a grid step to 1, 2 or 5 times a power of ten.

@@ -28,9 +28,16 @@ var (
 )
 
 type config struct {
-	rounds, conns, threads, trials, poolPerSecond int
-	duration, warmup, refreshFor                  time.Duration
-	out, redisURL, prefix, profile                string
+	rounds, conns, threads, trials, poolPerSecond, popN int
+	duration, warmup, refreshFor, popFor                time.Duration
+	out, redisURL, prefix, profile, steps               string
+}
+
+// steps are the parts of a run, all by default (-steps).
+var steps = []string{"warm", "refresh", "propagation", "population", "rss"}
+
+func (c config) does(step string) bool {
+	return c.steps == "" || slices.Contains(strings.Split(c.steps, ","), step)
 }
 
 func main() {
@@ -48,7 +55,10 @@ func main() {
 	flag.StringVar(&c.out, "out", "results", "directory for results.json and chart.svg")
 	flag.StringVar(&c.redisURL, "redis", os.Getenv("REDIS_URL"), "Redis URL (default: a throwaway redis-server)")
 	flag.StringVar(&c.prefix, "prefix", "bench", "key prefix")
-	flag.StringVar(&c.profile, "profile", "", "only load framework/scenario (e.g. fiber/authenik8) for -d and write a CPU profile to cpu.pprof")
+	flag.IntVar(&c.popN, "pop", 200_000, "sessions of the population measurement")
+	flag.DurationVar(&c.popFor, "pop-d", 3*time.Second, "measured duration of each population run")
+	flag.StringVar(&c.steps, "steps", "", "comma-separated steps to run, of "+strings.Join(steps, ",")+" (default all)")
+	flag.StringVar(&c.profile, "profile", "", "only load framework/scenario (e.g. fiber/authenik8) for -d, or framework/design/load of the population (e.g. gin/authenik8/distinct) for -pop-d, and write a CPU profile to cpu.pprof")
 	flag.Parse()
 	log.SetFlags(0)
 	if *replot {
@@ -78,7 +88,7 @@ func setup(url, prefix string) (*redisstore.Store, *core.Auth, error) {
 	key, _ := core.NewHMACKey(secret)
 	a, err := core.New(core.Config{
 		Store: store, AccessKeys: []core.Key{key}, RefreshSecret: refreshSecret,
-		AccessTTL: time.Hour, IdleTTL: 10 * time.Minute, AbsoluteTTL: time.Hour,
+		AccessTTL: time.Hour, IdleTTL: time.Hour, AbsoluteTTL: time.Hour,
 	})
 	return store, a, err
 }
@@ -105,7 +115,9 @@ type Results struct {
 		P99 float64 `json:"p99_ms"`
 		Max float64 `json:"max_ms"`
 	} `json:"propagation"`
-	Notes []string `json:"notes,omitempty"`
+	Population *Population `json:"population,omitempty"`
+	Memory     *Memory     `json:"memory,omitempty"`
+	Notes      []string    `json:"notes,omitempty"`
 }
 
 func run(c config) error {
@@ -160,6 +172,9 @@ func run(c config) error {
 		}
 	}
 
+	if strings.Count(c.profile, "/") == 2 {
+		return profilePopulation(c, a, plain)
+	}
 	if c.profile != "" {
 		return profileOne(c, servers, auth)
 	}
@@ -176,30 +191,32 @@ func run(c config) error {
 		res.RPS[fw] = map[string][]float64{}
 		ratios[fw] = map[string][]float64{}
 	}
-	for round := range c.rounds {
-		for i := range frameworks {
-			fw := frameworks[(i+round)%len(frameworks)] // vary the order between rounds
-			got := map[string]float64{}
-			for j := range scenarios {
-				sc := scenarios[(j+round)%len(scenarios)]
-				url := servers[fw][sc].url + "/api/profile"
-				if _, err := wrkRun(url, c.threads, c.conns, c.warmup, []string{auth}, ""); err != nil {
-					return err
+	if c.does("warm") {
+		for round := range c.rounds {
+			for i := range frameworks {
+				fw := frameworks[(i+round)%len(frameworks)] // vary the order between rounds
+				got := map[string]float64{}
+				for j := range scenarios {
+					sc := scenarios[(j+round)%len(scenarios)]
+					url := servers[fw][sc].url + "/api/profile"
+					if _, err := wrkRun(url, c.threads, c.conns, c.warmup, []string{auth}, ""); err != nil {
+						return err
+					}
+					l, err := wrkRun(url, c.threads, c.conns, c.duration, []string{auth}, "")
+					if err != nil {
+						return err
+					}
+					if l.Non2xx > 0 || l.Errors > 0 {
+						return fmt.Errorf("%s/%s: %d non-2xx answers, %d socket errors", fw, sc, l.Non2xx, l.Errors)
+					}
+					got[sc] = l.RPS
+					res.RPS[fw][sc] = append(res.RPS[fw][sc], l.RPS)
+					log.Printf("round %d  %-5s %-9s %9.0f req/s", round+1, fw, sc, l.RPS)
 				}
-				l, err := wrkRun(url, c.threads, c.conns, c.duration, []string{auth}, "")
-				if err != nil {
-					return err
-				}
-				if l.Non2xx > 0 || l.Errors > 0 {
-					return fmt.Errorf("%s/%s: %d non-2xx answers, %d socket errors", fw, sc, l.Non2xx, l.Errors)
-				}
-				got[sc] = l.RPS
-				res.RPS[fw][sc] = append(res.RPS[fw][sc], l.RPS)
-				log.Printf("round %d  %-5s %-9s %9.0f req/s", round+1, fw, sc, l.RPS)
+				ratios[fw]["b/a"] = append(ratios[fw]["b/a"], got[authenik8]/got[open])
+				ratios[fw]["b/c"] = append(ratios[fw]["b/c"], got[authenik8]/got[peer])
+				ratios[fw]["b/d"] = append(ratios[fw]["b/d"], got[authenik8]/got[naive])
 			}
-			ratios[fw]["b/a"] = append(ratios[fw]["b/a"], got[authenik8]/got[open])
-			ratios[fw]["b/c"] = append(ratios[fw]["b/c"], got[authenik8]/got[peer])
-			ratios[fw]["b/d"] = append(ratios[fw]["b/d"], got[authenik8]/got[naive])
 		}
 	}
 
@@ -212,46 +229,65 @@ func run(c config) error {
 	if err := os.WriteFile(script, []byte(refreshScript), 0o600); err != nil {
 		return err
 	}
-	for round := range c.rounds {
-		for _, fw := range frameworks {
-			n := int(c.refreshFor.Seconds()+c.warmup.Seconds()) * c.poolPerSecond
-			pool, err := refreshPool(a, tmp, n, c.threads)
-			if err != nil {
-				return err
-			}
-			l, err := wrkRun(servers[fw][authenik8].url+"/auth/refresh", c.threads, c.conns, c.refreshFor, nil, script, pool)
-			if err != nil {
-				return err
-			}
-			if l.Non2xx > 0 {
-				res.Notes = append(res.Notes, fmt.Sprintf("refresh %s round %d: %d non-2xx of %d (raise -pool if the pool ran dry)", fw, round+1, l.Non2xx, l.Requests))
-			}
-			res.Refresh[fw] = append(res.Refresh[fw], l.RPS)
-			log.Printf("round %d  %-5s refresh   %9.0f req/s (%d non-2xx)", round+1, fw, l.RPS, l.Non2xx)
-			for u := range 1024 { // drop the pool's sessions
-				if _, err := a.LogoutAll(ctx, fmt.Sprint("bench", u)); err != nil {
+	if c.does("refresh") {
+		for round := range c.rounds {
+			for _, fw := range frameworks {
+				n := int(c.refreshFor.Seconds()+c.warmup.Seconds()) * c.poolPerSecond
+				pool, err := refreshPool(a, tmp, n, c.threads)
+				if err != nil {
 					return err
 				}
+				l, err := wrkRun(servers[fw][authenik8].url+"/auth/refresh", c.threads, c.conns, c.refreshFor, nil, script, pool)
+				if err != nil {
+					return err
+				}
+				if l.Non2xx > 0 {
+					res.Notes = append(res.Notes, fmt.Sprintf("refresh %s round %d: %d non-2xx of %d (raise -pool if the pool ran dry)", fw, round+1, l.Non2xx, l.Requests))
+				}
+				res.Refresh[fw] = append(res.Refresh[fw], l.RPS)
+				log.Printf("round %d  %-5s refresh   %9.0f req/s (%d non-2xx)", round+1, fw, l.RPS, l.Non2xx)
+				for u := range poolUsers { // drop the pool's sessions
+					if _, err := a.LogoutAll(ctx, fmt.Sprint("bench", u)); err != nil {
+						return err
+					}
+				}
 			}
+			ops, err := rotateFloor(store, c.refreshFor)
+			if err != nil {
+				return err
+			}
+			res.Floor = append(res.Floor, ops)
+			log.Printf("round %d  rotation script, 64 goroutines: %9.0f ops/s", round+1, ops)
 		}
-		ops, err := rotateFloor(store, c.refreshFor)
+	}
+
+	if c.does("propagation") {
+		lat, err := propagation(a, c.redisURL, c.prefix, c.trials)
 		if err != nil {
 			return err
 		}
-		res.Floor = append(res.Floor, ops)
-		log.Printf("round %d  rotation script, 64 goroutines: %9.0f ops/s", round+1, ops)
+		slices.Sort(lat)
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		res.Propagation.N = len(lat)
+		res.Propagation.P50 = ms(lat[len(lat)/2])
+		res.Propagation.P99 = ms(lat[len(lat)*99/100])
+		res.Propagation.Max = ms(lat[len(lat)-1])
 	}
 
-	lat, err := propagation(a, c.redisURL, c.prefix, c.trials)
-	if err != nil {
-		return err
+	if c.does("population") {
+		pop, err := measurePopulation(c, a, plain, tmp, &res.Notes)
+		if err != nil {
+			return err
+		}
+		res.Population = pop
 	}
-	slices.Sort(lat)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	res.Propagation.N = len(lat)
-	res.Propagation.P50 = ms(lat[len(lat)/2])
-	res.Propagation.P99 = ms(lat[len(lat)*99/100])
-	res.Propagation.Max = ms(lat[len(lat)-1])
+	if c.does("rss") {
+		m, err := measureRSS(c, tmp)
+		if err != nil {
+			return err
+		}
+		res.Memory = m
+	}
 
 	res.Median = map[string]map[string]float64{}
 	res.Ratios = map[string]map[string]float64{}
@@ -334,6 +370,7 @@ func table(r *Results) string {
 	fmt.Fprintf(&b, "; the rotation script alone (64 goroutines, no HTTP): %.0f ops/s\n", r.FloorMed)
 	fmt.Fprintf(&b, "Revocation seen by another process: p50 %.2f ms, p99 %.2f ms (n=%d, max %.2f ms)\n",
 		r.Propagation.P50, r.Propagation.P99, r.Propagation.N, r.Propagation.Max)
+	b.WriteString(populationTable(r))
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}

@@ -18,23 +18,32 @@ import (
 // of fresh sessions: each request presents another session's current token,
 // and each must succeed (a non-2xx answer means the pool ran dry or a refresh
 // failed, and is reported).
-const refreshScript = `
-local tokens, i, counter = {}, 0, 0
-function setup(thread)
-  thread:set("id", counter)
-  counter = counter + 1
-end
-function init(args)
-  local f = assert(io.open(args[1] .. "." .. id, "r"))
-  for line in f:lines() do tokens[#tokens + 1] = line end
-  f:close()
-end
+const refreshScript = tokenFiles + `
 function request()
   i = i + 1
   local t = tokens[i] or "pool-exhausted"
   return wrk.format("POST", "/auth/refresh", {["Content-Type"] = "application/json"}, '{"refresh_token":"' .. t .. '"}')
 end
 `
+
+// tokenFiles is the start of a wrk script that loads into tokens the lines
+// of its thread's file, args[1] .. "." .. thread number (0, 1, …).
+const tokenFiles = `
+local tokens, i, counter = {}, 0, 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+function init(args)
+  for line in io.lines(args[1] .. "." .. id) do tokens[#tokens + 1] = line end
+end
+`
+
+// poolUsers own the pool's sessions: enough that none reaches
+// core.Config.MaxSessionsPerUser (100 by default; opening one more would end
+// the oldest, whose token would then be refused) with pools of up to
+// 400,000 sessions.
+const poolUsers = 4096
 
 // refreshPool opens n sessions and writes their refresh tokens to
 // dir/pool.<thread> files, one per wrk thread.
@@ -65,7 +74,7 @@ func refreshPool(a *core.Auth, dir string, n, threads int) (string, error) {
 				if i >= int64(n) {
 					return
 				}
-				p, err := a.IssueSession(context.Background(), core.User{ID: "bench" + strconv.FormatInt(i%1024, 10)}, core.Client{})
+				p, err := a.IssueSession(context.Background(), core.User{ID: "bench" + strconv.FormatInt(i%poolUsers, 10)}, core.Client{})
 				mu.Lock()
 				if err != nil {
 					failed = err

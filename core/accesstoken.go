@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -147,21 +149,37 @@ func (a *Auth) parseAccess(token string) (*Claims, error) {
 	// One spelling per token: the signature covers the header and payload
 	// as written, and each segment must be canonical base64url (spare bits
 	// zero), or "…fX" for "…fQ" would be a second spelling of one signature.
+	// One allocation holds the signing input and the three decoded
+	// segments; nothing decoded from them keeps a reference to it.
 	b64 := base64.RawURLEncoding.Strict()
-	header, err1 := b64.DecodeString(token[:dot1])
-	payload, err2 := b64.DecodeString(token[dot1+1 : dot2])
-	sig, err3 := b64.DecodeString(token[dot2+1:])
+	buf := make([]byte, dot2, dot2+b64.DecodedLen(dot1)+b64.DecodedLen(dot2-dot1-1)+b64.DecodedLen(len(token)-dot2-1))
+	copy(buf, token[:dot2])
+	signed, rest := buf, buf[dot2:cap(buf)]
+	decode := func(seg string) ([]byte, error) {
+		n, err := b64.Decode(rest, []byte(seg))
+		out := rest[:n:n]
+		rest = rest[n:]
+		return out, err
+	}
+	header, err1 := decode(token[:dot1])
+	payload, err2 := decode(token[dot1+1 : dot2])
+	sig, err3 := decode(token[dot2+1:])
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, fmt.Errorf("%w: not canonical base64url", ErrInvalidToken)
 	}
 	// The header is exactly one JSON object: no bytes around it, no
 	// duplicated member (encoding/json would keep the last), no crit.
-	var h tokenHeader
-	if len(header) < 2 || header[0] != '{' || header[len(header)-1] != '}' {
-		return nil, fmt.Errorf("%w: the header is not exactly one JSON object", ErrInvalidToken)
-	}
-	if err := jsonv2.Unmarshal(header, &h); err != nil {
-		return nil, fmt.Errorf("%w: header: %w", ErrInvalidToken, err)
+	h, seen := a.headers.get(token[:dot1])
+	if !seen {
+		if len(header) < 2 || header[0] != '{' || header[len(header)-1] != '}' {
+			return nil, fmt.Errorf("%w: the header is not exactly one JSON object", ErrInvalidToken)
+		}
+		if err := jsonv2.Unmarshal(header, &h); err != nil {
+			return nil, fmt.Errorf("%w: header: %w", ErrInvalidToken, err)
+		}
+		if _, own := a.keys.byID[h.Kid]; own {
+			a.headers.add(token[:dot1], h)
+		}
 	}
 	// crit names extensions the verifier must understand (RFC 7515 §4.1.11);
 	// core understands none, so any crit is refused.
@@ -191,7 +209,7 @@ func (a *Auth) parseAccess(token string) (*Claims, error) {
 	if k.alg == jwa.ES256 && len(sig) == 64 && bytes.Compare(sig[32:], p256HalfOrder[:]) > 0 {
 		return nil, fmt.Errorf("%w: ES256 signature not in low-S form", ErrInvalidToken)
 	}
-	if err := k.verifier.Verify([]byte(token[:dot2]), sig, k.verify); err != nil {
+	if err := k.verifier.Verify(signed, sig, k.verify); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 
@@ -239,6 +257,47 @@ func (a *Auth) parseAccess(token string) (*Claims, error) {
 		c.IssuedAt = p.Iat.time()
 	}
 	return c, nil
+}
+
+// headerMemo remembers the decoded headers of tokens under the Auth's own
+// keys: every token signed with one key has the same header, so decoding it
+// once saves the JSON decoding of each new token's header. What a decoding
+// proves is a function of the encoded segment alone; the checks on the
+// decoded header (crit, typ, kid, alg) still run for every token. At most
+// maxMemoHeaders are kept, copied on write: a reader takes no lock, and
+// headers an attacker varies under a known kid cannot grow it.
+type headerMemo struct {
+	m atomic.Pointer[map[string]tokenHeader]
+}
+
+const maxMemoHeaders = 8
+
+func (hm *headerMemo) get(segment string) (tokenHeader, bool) {
+	if m := hm.m.Load(); m != nil {
+		h, ok := (*m)[segment]
+		return h, ok
+	}
+	return tokenHeader{}, false
+}
+
+// add keeps a copy of segment (it may alias a request buffer).
+func (hm *headerMemo) add(segment string, h tokenHeader) {
+	for {
+		old := hm.m.Load()
+		var m map[string]tokenHeader
+		if old != nil {
+			if len(*old) >= maxMemoHeaders {
+				return
+			}
+			m = maps.Clone(*old)
+		} else {
+			m = map[string]tokenHeader{}
+		}
+		m[strings.Clone(segment)] = h
+		if hm.m.CompareAndSwap(old, &m) {
+			return
+		}
+	}
 }
 
 // tokenHeader is the JOSE header of an access token. Other members are

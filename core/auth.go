@@ -18,6 +18,7 @@ type Auth struct {
 	perms   *permissions
 	now     func() time.Time
 	tokens  *tokenCache // nil when disabled
+	headers headerMemo
 	limits  limiter
 	cookies *CookieConfig // nil: cookie mode off
 	// loadUser: Config.ReloadUser, served inside Rotate by a UserRotator.
@@ -368,7 +369,7 @@ func (a *Auth) Verify(ctx context.Context, token string) (_ *Claims, err error) 
 		if c, err = a.parseAccess(token); err != nil {
 			return nil, err
 		}
-		a.tokens.put(token, c, now)
+		a.tokens.put(token, c)
 	}
 	alive, err := a.cfg.Store.SessionAlive(ctx, c.Subject, c.SessionID)
 	if err != nil {

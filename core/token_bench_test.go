@@ -111,7 +111,7 @@ func cacheBytesPerEntry(tb testing.TB, n int) float64 {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		a.tokens.put(tok, c, now)
+		a.tokens.put(tok, c)
 	}
 	after := heap()
 	entries := a.tokens.len()

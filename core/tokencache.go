@@ -30,10 +30,10 @@ const DefaultTokenCacheSize = 10_000
 //     their own they get their own claims), whose bytes they cannot feed
 //     the hash. Blind, each try hits with odds of (cached tokens)/2^128.
 type tokenCache struct {
-	shards   [cacheShards]cacheShard
-	perShard int
-	leeway   time.Duration
-	seeds    [2]maphash.Seed
+	shards [cacheShards]cacheShard
+	perGen int // entries per generation of a shard
+	leeway time.Duration
+	seeds  [2]maphash.Seed
 }
 
 const cacheShards = 16
@@ -42,20 +42,27 @@ const cacheShards = 16
 // independent random seeds.
 type tokenKey [2]uint64
 
+// cacheShard holds two generations of entries: new ones go to cur; when cur
+// is full it becomes old and the previous old is dropped, expired entries
+// with it. A hit in old moves the entry back to cur, so tokens in use
+// survive and others age out: an LRU approximation at constant cost per
+// insert, which matters when most tokens are new (many users, each token
+// seen for the first time).
 type cacheShard struct {
-	mu sync.RWMutex
-	m  map[tokenKey]*Claims
-	_  [40]byte // keep shards' mutexes on separate cache lines
+	mu       sync.RWMutex
+	cur, old map[tokenKey]*Claims
+	_        [40]byte // keep shards' mutexes on separate cache lines
 }
 
 func newTokenCache(size int, leeway time.Duration) *tokenCache {
 	if size <= 0 {
 		return nil
 	}
-	c := &tokenCache{perShard: max(1, size/cacheShards), leeway: leeway}
+	c := &tokenCache{perGen: max(1, size/cacheShards/2), leeway: leeway}
 	c.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	for i := range c.shards {
-		c.shards[i].m = make(map[tokenKey]*Claims)
+		c.shards[i].cur = make(map[tokenKey]*Claims)
+		c.shards[i].old = make(map[tokenKey]*Claims)
 	}
 	return c
 }
@@ -76,45 +83,46 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 	k := c.key(token)
 	sh := c.shard(k)
 	sh.mu.RLock()
-	claims := sh.m[k]
+	claims, inOld := sh.cur[k], false
+	if claims == nil {
+		claims, inOld = sh.old[k], true
+	}
 	sh.mu.RUnlock()
 	if claims == nil || !now.Before(claims.ExpiresAt.Add(c.leeway)) {
-		return nil // an expired entry is dropped by put's sweep
+		return nil // an expired entry goes with its generation
+	}
+	if inOld { // used again: back to the current generation
+		sh.mu.Lock()
+		if sh.old[k] == claims {
+			delete(sh.old, k)
+			c.add(sh, k, claims)
+		}
+		sh.mu.Unlock()
 	}
 	return claims
 }
 
-// put remembers claims for token. A full shard makes room by looking at a
-// few entries — map iteration starts anywhere — dropping the expired ones
-// and, if that was not enough, the last live one looked at: constant work
-// per insert. Only the key is kept, never the token: a caller's string that
-// aliases a request buffer (Fiber) is not retained.
-func (c *tokenCache) put(token string, claims *Claims, now time.Time) {
+// put remembers claims for token. Only the key is kept, never the token: a
+// caller's string that aliases a request buffer (Fiber) is not retained.
+func (c *tokenCache) put(token string, claims *Claims) {
 	if c == nil {
 		return
 	}
 	k := c.key(token)
 	sh := c.shard(k)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if len(sh.m) >= c.perShard {
-		var victim tokenKey
-		looked := 0
-		for k, v := range sh.m {
-			if !now.Before(v.ExpiresAt.Add(c.leeway)) {
-				delete(sh.m, k)
-				continue
-			}
-			victim = k
-			if looked++; looked == 8 {
-				break
-			}
-		}
-		if len(sh.m) >= c.perShard {
-			delete(sh.m, victim)
-		}
+	delete(sh.old, k)
+	c.add(sh, k, claims)
+	sh.mu.Unlock()
+}
+
+// add puts an entry in sh's current generation, turning it over when full.
+// The caller holds sh.mu.
+func (c *tokenCache) add(sh *cacheShard, k tokenKey, claims *Claims) {
+	if _, ok := sh.cur[k]; !ok && len(sh.cur) >= c.perGen {
+		sh.old, sh.cur = sh.cur, make(map[tokenKey]*Claims, c.perGen)
 	}
-	sh.m[k] = claims
+	sh.cur[k] = claims
 }
 
 // len counts the cached tokens.
@@ -122,7 +130,7 @@ func (c *tokenCache) len() int {
 	n := 0
 	for i := range c.shards {
 		c.shards[i].mu.RLock()
-		n += len(c.shards[i].m)
+		n += len(c.shards[i].cur) + len(c.shards[i].old)
 		c.shards[i].mu.RUnlock()
 	}
 	return n

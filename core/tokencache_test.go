@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"strconv"
 	"sync"
@@ -199,5 +200,33 @@ func TestTokenCacheMemoryPerEntry(t *testing.T) {
 		t.Fatalf("%.0f bytes per cached token; the bound is %d", per, maxCacheEntryBytes)
 	} else {
 		t.Logf("%.0f bytes per cached token", per)
+	}
+}
+
+// TestHeaderMemo: the decoded headers of tokens under the Auth's own keys
+// are kept once per distinct header, never more than maxMemoHeaders, and a
+// header whose kid is not the Auth's is not kept.
+func TestHeaderMemo(t *testing.T) {
+	a := testAuth(t, func(c *Config) { c.TokenCacheSize = -1 })
+	for i := range 20 {
+		if _, err := a.Verify(context.Background(), issueFor(t, a, "u"+strconv.Itoa(i)).AccessToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := a.headers.m.Load(); m == nil || len(*m) != 1 {
+		t.Fatalf("memo after 20 tokens of one key: %v", m)
+	}
+	foreign := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","kid":"not-ours","typ":"at+jwt"}`))
+	if _, err := a.parseAccess(foreign + ".e30.c2ln"); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("unknown kid: %v", err)
+	}
+	if m := a.headers.m.Load(); len(*m) != 1 {
+		t.Fatalf("a foreign header was kept: %v", *m)
+	}
+	for i := range 2 * maxMemoHeaders {
+		a.headers.add("segment"+strconv.Itoa(i), tokenHeader{})
+	}
+	if m := a.headers.m.Load(); len(*m) != maxMemoHeaders {
+		t.Fatalf("memo holds %d headers; the bound is %d", len(*m), maxMemoHeaders)
 	}
 }

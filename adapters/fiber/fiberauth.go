@@ -2,6 +2,7 @@ package fiberauth
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/netip"
 
@@ -212,23 +213,25 @@ func (g *gate) serve(c *fiber.Ctx) error {
 	}
 	var claims *core.Claims
 	var err error
+	ctx := c.UserContext() // once: Fiber keeps it among the user values, found by a scan
 	if g.optional {
-		claims, err = m.ad.Optional(c.UserContext(), (*reader)(c))
+		claims, err = m.ad.Optional(ctx, (*reader)(c))
 	} else {
-		claims, err = m.ad.Authenticate(c.UserContext(), (*reader)(c))
+		claims, err = m.ad.Authenticate(ctx, (*reader)(c))
 	}
-	return m.pass(c, claims, err)
+	return m.pass(c, ctx, claims, err)
 }
 
 // pass continues the chain with the claims in c.Locals and the user
-// context, or refuses the request.
-func (m *Middleware) pass(c *fiber.Ctx, claims *core.Claims, err error) error {
+// context (ctx, the one core was given, with the claims), or refuses the
+// request.
+func (m *Middleware) pass(c *fiber.Ctx, ctx context.Context, claims *core.Claims, err error) error {
 	if err != nil {
 		return m.fail(c, err)
 	}
 	if claims != nil {
 		c.Locals(claimsKey, claims)
-		c.SetUserContext(core.NewContext(c.UserContext(), claims))
+		c.SetUserContext(core.NewContext(ctx, claims))
 		if m.cfg.onSuccess != nil {
 			if err := m.cfg.onSuccess(c, claims); err != nil {
 				return m.fail(c, err)
