@@ -177,9 +177,6 @@ func (a *Auth) parseAccess(token string) (*Claims, error) {
 		if err := jsonv2.Unmarshal(header, &h); err != nil {
 			return nil, fmt.Errorf("%w: header: %w", ErrInvalidToken, err)
 		}
-		if _, own := a.keys.byID[h.Kid]; own {
-			a.headers.add(token[:dot1], h)
-		}
 	}
 	// crit names extensions the verifier must understand (RFC 7515 §4.1.11);
 	// core understands none, so any crit is refused.
@@ -211,6 +208,11 @@ func (a *Auth) parseAccess(token string) (*Claims, error) {
 	}
 	if err := k.verifier.Verify(signed, sig, k.verify); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	// Remember the header once one of our own keys has signed it: headers
+	// that no signature vouches for cannot fill the memo's few places.
+	if !seen && ok {
+		a.headers.add(token[:dot1], h)
 	}
 
 	// The payload is signed; decode it once. jsonv2 refuses duplicated

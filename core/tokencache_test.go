@@ -205,7 +205,8 @@ func TestTokenCacheMemoryPerEntry(t *testing.T) {
 
 // TestHeaderMemo: the decoded headers of tokens under the Auth's own keys
 // are kept once per distinct header, never more than maxMemoHeaders, and a
-// header whose kid is not the Auth's is not kept.
+// header whose kid is not the Auth's, or that no valid signature vouches
+// for, is not kept.
 func TestHeaderMemo(t *testing.T) {
 	a := testAuth(t, func(c *Config) { c.TokenCacheSize = -1 })
 	for i := range 20 {
@@ -222,6 +223,18 @@ func TestHeaderMemo(t *testing.T) {
 	}
 	if m := a.headers.m.Load(); len(*m) != 1 {
 		t.Fatalf("a foreign header was kept: %v", *m)
+	}
+	// Our kid, but no valid signature: such headers could otherwise fill
+	// the memo's places for good.
+	var h tokenHeader
+	for _, h = range *a.headers.m.Load() { // the one kept
+	}
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"` + h.Alg + `","kid":"` + h.Kid + `","typ":"at+jwt","x":1}`))
+	if _, err := a.parseAccess(forged + ".e30.c2ln"); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("forged signature: %v", err)
+	}
+	if m := a.headers.m.Load(); len(*m) != 1 {
+		t.Fatalf("a header without a valid signature was kept: %v", *m)
 	}
 	for i := range 2 * maxMemoHeaders {
 		a.headers.add("segment"+strconv.Itoa(i), tokenHeader{})
