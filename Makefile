@@ -68,7 +68,7 @@ release:
 check: test vet vet-gowork-off tidy-check
 
 # Coverage-guided fuzzing of core, each target for FUZZTIME: a count of
-# executions (CI: 600000x, about 30 s per target here) or a duration. A
+# executions (CI: 300000x, 30–100 s per target here) or a duration. A
 # count, because Go 1.26's fuzzing coordinator can fail a duration run with
 # "context deadline exceeded" as the time runs out, no failing input
 # involved (golang/go#75804, fixed in Go 1.27). A failing input lands in
