@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -155,37 +154,7 @@ func TestDisableAcrossProcesses(t *testing.T) {
 		if a := call(t, "GET", by.URL+"/api/profile", p.AccessToken, "", ""); a.Status != 401 || !strings.Contains(a.Body, "token_revoked") {
 			t.Fatalf("after disable on %s, it answers %+v", by.Name, a)
 		}
-		var (
-			wg sync.WaitGroup
-			mu sync.Mutex
-		)
-		for _, s := range servers {
-			if s == by {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					a := call(t, "GET", s.URL+"/api/profile", p.AccessToken, "", "")
-					if a.Status == 401 && strings.Contains(a.Body, "token_revoked") {
-						break
-					}
-					if a.Status != 200 || time.Since(disabled) > 5*time.Second {
-						t.Errorf("after disable on %s, %s answers %+v", by.Name, s.Name, a)
-						return
-					}
-					time.Sleep(200 * time.Microsecond)
-				}
-				mu.Lock()
-				lat = append(lat, time.Since(disabled))
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		if t.Failed() {
-			t.FailNow()
-		}
+		lat = append(lat, untilRevoked(t, servers, by, p.AccessToken, disabled, "disable")...)
 		if round%10 == 0 {
 			for _, s := range servers {
 				a := postJSON(t, s.URL+"/auth/login", "", `{"email":"`+email+`","password":"correct horse battery"}`)
