@@ -316,21 +316,43 @@ func profilePopulation(c config, a *core.Auth, plain rueidis.Client) error {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpu0, rcpu0 := processCPU(), redisCPU(plain)
+	stats0 := redisStats(plain)
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return err
 	}
 	l, err := wrkRun(s.url+"/api/profile", c.threads, c.conns, c.popFor, nil, script, map[string]string{hot: ts.hot, distinct: ts.distinct, mix: ts.mix}[load])
 	pprof.StopCPUProfile()
 	cpu1, rcpu1 := processCPU(), redisCPU(plain)
+	stats1 := redisStats(plain)
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		return err
 	}
 	n := float64(l.Requests)
-	log.Printf("%s: %.0f req/s; per request: %.1f allocations, %.0f bytes, %.1f µs of CPU in this process (the server), %.1f µs in Redis; profile in cpu.pprof (go tool pprof -top cpu.pprof)",
+	cmds := stats1["total_commands_processed"] - stats0["total_commands_processed"]
+	reads := stats1["total_reads_processed"] - stats0["total_reads_processed"]
+	log.Printf("%s: %.0f req/s; per request: %.1f allocations, %.0f bytes, %.1f µs of CPU in this process (the server), %.1f µs in Redis, "+
+		"%.2f Redis commands in %.2f socket reads (%.1f commands a read); profile in cpu.pprof (go tool pprof -top cpu.pprof)",
 		c.profile, l.RPS, float64(after.Mallocs-before.Mallocs)/n, float64(after.TotalAlloc-before.TotalAlloc)/n,
-		(cpu1-cpu0).Seconds()*1e6/n, (rcpu1-rcpu0).Seconds()*1e6/n)
+		(cpu1-cpu0).Seconds()*1e6/n, (rcpu1-rcpu0).Seconds()*1e6/n, cmds/n, reads/n, cmds/max(reads, 1))
 	return nil
+}
+
+// redisStats returns the numbers of Redis' INFO stats section.
+func redisStats(plain rueidis.Client) map[string]float64 {
+	out := map[string]float64{}
+	info, err := plain.Do(context.Background(), plain.B().Info().Section("stats").Build()).ToString()
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				out[k] = f
+			}
+		}
+	}
+	return out
 }
 
 // processCPU returns the CPU time this process has used.

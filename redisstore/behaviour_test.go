@@ -209,15 +209,16 @@ func TestReadYourRevocations(t *testing.T) {
 		if alive, err := s.SessionAlive(c, p.UserID, p.SessionID); err != nil || alive {
 			t.Fatalf("trial %d: SessionAlive after Logout returned = %v, %v", i, alive, err)
 		}
-		// The raw cached read, without the store's tombstones.
+		// The raw cached read (the store's own command), without the
+		// store's tombstones.
 		raw := func() bool {
 			raw, _ := base64.RawURLEncoding.DecodeString(p.SessionID[len(p.UserID)+1:])
 			key := s.KeyPrefix() + ":{u:" + p.UserID + "}:s:" + string(raw)
-			n, err := s.Client().DoCache(c, s.Client().B().Strlen().Key(key).Cache(), time.Minute).AsInt64()
+			n, err := s.Client().DoCache(c, s.Client().B().Pttl().Key(key).Cache().ToStaticTTL(), time.Minute).AsInt64()
 			if err != nil {
 				t.Fatal(err)
 			}
-			return n > 0
+			return n != -2
 		}
 		if raw() {
 			stale++
@@ -231,4 +232,68 @@ func TestReadYourRevocations(t *testing.T) {
 	if slowest > 5*time.Second {
 		t.Fatalf("an invalidation took %v, too close to the tombstone lifetime", slowest)
 	}
+}
+
+// TestCachedCheckEndsWithKey: a session cached as alive stops being alive
+// when its key expires, even if Redis has not yet noticed the expiry (it
+// expires keys lazily and by sampling, and sends the invalidation only
+// then). Here active expiry is off, so Redis never notices on its own: the
+// entry must end by the key's PTTL, read with the check.
+func TestCachedCheckEndsWithKey(t *testing.T) {
+	srv := redistest.Start(t, "--enable-debug-command", "yes")
+	s := redisstoretest.Open(t, srv.URL(), redisstore.Options{KeyPrefix: redisstoretest.Prefix()})
+	c := bg(t)
+	if err := s.Client().Do(c, s.Client().B().Arbitrary("DEBUG", "SET-ACTIVE-EXPIRE").Args("0").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	a := storetest.NewAuth(t, s, func(c *core.Config) { c.IdleTTL, c.AbsoluteTTL = 700*time.Millisecond, time.Hour })
+	p := must(a.IssueSession(c, core.User{ID: "expiring"}, core.Client{}))
+	a2 := storetest.NewAuth(t, s, nil) // default lifetimes
+	long := must(a2.IssueSession(c, core.User{ID: "staying"}, core.Client{}))
+	if _, err := a.Verify(c, p.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a2.Verify(c, long.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	// Cached: a check sends nothing.
+	before := pttlCalls(t, s)
+	for range 10 {
+		if alive, err := s.SessionAlive(c, p.UserID, p.SessionID); err != nil || !alive {
+			t.Fatalf("SessionAlive before expiry = %v, %v", alive, err)
+		}
+	}
+	if n := pttlCalls(t, s) - before; n != 0 {
+		t.Fatalf("%d PTTL calls for 10 cached checks; want none", n)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { s.SessionAlive(c, p.UserID, p.SessionID) }); allocs != 0 {
+		t.Errorf("a cached SessionAlive allocates %v times; want 0", allocs)
+	}
+	time.Sleep(900 * time.Millisecond)
+	// Redis still holds the key (nothing touched it: no invalidation sent)…
+	if n := must(s.Client().Do(c, s.Client().B().Dbsize().Build()).AsInt64()); n < 2 {
+		t.Fatalf("DBSIZE %d: Redis reclaimed the key; the test needs it not to", n)
+	}
+	// …and the process already knows the session ended.
+	if alive, err := s.SessionAlive(c, p.UserID, p.SessionID); err != nil || alive {
+		t.Fatalf("SessionAlive after the key's expiry = %v, %v; want false", alive, err)
+	}
+	if _, err := a.Verify(c, p.AccessToken); !errors.Is(err, core.ErrTokenRevoked) {
+		t.Fatalf("Verify after the session expired: %v; want ErrTokenRevoked", err)
+	}
+	if _, err := a2.Verify(c, long.AccessToken); err != nil {
+		t.Fatalf("the other session: %v", err)
+	}
+}
+
+// pttlCalls is the server's count of PTTL commands run (the session check).
+func pttlCalls(t *testing.T, s *redisstore.Store) int {
+	info := must(s.Client().Do(bg(t), s.Client().B().Info().Section("commandstats").Build()).ToString())
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "cmdstat_pttl:calls="); ok {
+			v, _, _ = strings.Cut(v, ",")
+			return must(strconv.Atoi(v))
+		}
+	}
+	return 0
 }

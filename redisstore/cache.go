@@ -3,6 +3,8 @@ package redisstore
 import (
 	"context"
 	"hash/maphash"
+	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,19 +30,36 @@ import (
 // flush (an epoch per connection, checked on every hit): a connection that
 // breaks, or whose tracking is reset, takes its entries with it at once.
 //
-// Only integer replies in [0, 2^32) are kept — the store caches STRLEN of
-// session keys — each as the number itself; a hit answers with a reply
-// message of that value (kept once per distinct value, for at most
-// smallInts + maxLarge values). Any other reply is passed through uncached. The client-side TTL the replies of hits
-// report (RedisMessage.CachePTTL) is not meaningful.
+// The store's session check is PTTL of the session key, sent without
+// MULTI/PTTL/EXEC around it (rueidis' ToStaticTTL: two commands on the wire
+// instead of five): its reply is the key's remaining life, so the entry ends
+// when the key does, even before Redis notices the expiry and sends the
+// invalidation. A session entry keeps only alive or ended; a hit answers
+// with a reply of the same class (the first one seen: its number is not the
+// key's current PTTL). Store.SessionAlive reads entries directly, without a
+// key string or a command (see session).
+//
+// Other integer replies in [0, endedVal) are kept as the number itself; a
+// hit answers with a reply message of that value (kept once per distinct
+// value, for at most smallInts + maxLarge values). Any other reply, and PTTL
+// of any other key, is passed through uncached. The client-side TTL the
+// replies of hits report (RedisMessage.CachePTTL) is not meaningful.
 type sessionCache struct {
 	seed, checkSeed maphash.Seed
+	sessions        string // how session keys start: <prefix>:{u:
 	shards          [cacheShards]cacheShard
 
-	small [smallInts]atomic.Pointer[rueidis.RedisMessage] // reply for each value < smallInts
-	mu    sync.RWMutex
-	large map[uint32]*rueidis.RedisMessage // and for larger ones
+	small        [smallInts]atomic.Pointer[rueidis.RedisMessage] // reply for each value < smallInts
+	alive, ended atomic.Pointer[rueidis.RedisMessage]            // replies of the session classes
+	mu           sync.RWMutex
+	large        map[uint32]*rueidis.RedisMessage // and for larger ones
 }
+
+// Entry values of session checks.
+const (
+	aliveVal = math.MaxUint32
+	endedVal = math.MaxUint32 - 1
+)
 
 const (
 	cacheShards = 64
@@ -88,10 +107,11 @@ type cacheFlight struct {
 	err   error
 }
 
-// newSessionCache returns a cache holding about bytes worth of entries.
-func newSessionCache(bytes int) *sessionCache {
+// newSessionCache returns a cache holding about bytes worth of entries, for
+// the store of key prefix prefix.
+func newSessionCache(bytes int, prefix string) *sessionCache {
 	c := &sessionCache{
-		seed: maphash.MakeSeed(), checkSeed: maphash.MakeSeed(),
+		seed: maphash.MakeSeed(), checkSeed: maphash.MakeSeed(), sessions: prefix + ":{u:",
 		large: map[uint32]*rueidis.RedisMessage{},
 	}
 	for i := range c.shards {
@@ -125,15 +145,89 @@ func (c *sessionCache) hash(key, cmd string) (h, check uint64) {
 
 func (c *sessionCache) shard(h uint64) *cacheShard { return &c.shards[h>>(64-6)] }
 
-// reply returns the message answering v; set must have stored one.
+// reply returns the message answering v; keep must have stored one.
 func (c *sessionCache) reply(v uint32) rueidis.RedisMessage {
-	if v < smallInts {
+	switch {
+	case v == aliveVal:
+		return *c.alive.Load()
+	case v == endedVal:
+		return *c.ended.Load()
+	case v < smallInts:
 		return *c.small[v].Load()
 	}
 	c.mu.RLock()
 	m := c.large[v]
 	c.mu.RUnlock()
 	return *m
+}
+
+// sessionCmd is the session check's command (Store.SessionAlive).
+const sessionCmd = "PTTL"
+
+// session answers the session check of <prefix>:{u:<uid>}:s:<m> from the
+// cache if it can (ok): the key's and the check's hashes are computed
+// piecewise, with no key string, no command and no rueidis call. An entry
+// found only in the old generation, or none, is left to the full path.
+func (c *sessionCache) session(uid string, m []byte, nowms int64) (alive, ok bool) {
+	var k maphash.Hash
+	k.SetSeed(c.seed)
+	k.WriteString(c.sessions)
+	k.WriteString(uid)
+	k.WriteString("}:s:")
+	k.Write(m)
+	h := k.Sum64()
+	sh := c.shard(h)
+	sh.mu.RLock()
+	e, found := sh.cur[h]
+	sh.mu.RUnlock()
+	if !found || (e.val != aliveVal && e.val != endedVal) || !e.live(nowms) {
+		return false, false
+	}
+	k.SetSeed(c.checkSeed) // SetSeed resets
+	k.WriteString(c.sessions)
+	k.WriteString(uid)
+	k.WriteString("}:s:")
+	k.Write(m)
+	k.WriteByte(0)
+	k.WriteString(sessionCmd)
+	if k.Sum64() != e.check {
+		return false, false
+	}
+	return e.val == aliveVal, true
+}
+
+// classify maps a reply of cmd on key to the value an entry keeps, and
+// reports whether it is kept at all; for a session check it also returns
+// when the key expires (unix ms, 0 for never or unknown).
+func (c *sessionCache) classify(key, cmd string, val rueidis.RedisMessage, now time.Time) (v uint32, keyExp int64, ok bool) {
+	n, err := val.AsInt64()
+	if err != nil || !val.IsInt64() {
+		return 0, 0, false
+	}
+	if cmd == sessionCmd {
+		if !strings.HasPrefix(key, c.sessions) || n < -2 {
+			return 0, 0, false // a PTTL reply changes with time: only a session's is kept, as its class
+		}
+		class, v := &c.alive, uint32(aliveVal)
+		if n == -2 {
+			class, v = &c.ended, endedVal
+		}
+		if class.Load() == nil {
+			first := val
+			class.CompareAndSwap(nil, &first)
+		}
+		if v == endedVal {
+			return v, 0, true
+		}
+		if n >= 0 {
+			keyExp = now.UnixMilli() + n
+		}
+		return v, keyExp, true
+	}
+	if n < 0 || n >= endedVal || !c.keep(uint32(n), val) {
+		return 0, 0, false
+	}
+	return uint32(n), 0, true
 }
 
 // keep remembers msg as the reply for v, and reports whether one is kept:
@@ -220,9 +314,12 @@ func (v *connCache) Update(key, cmd string, val rueidis.RedisMessage) int64 {
 	if sv := val.CachePXAT(); sv > 0 && sv < pxat { // the key expires first
 		pxat = sv
 	}
-	if n, _ := val.AsInt64(); val.IsInt64() && n >= 0 && n < 1<<32 && c.keep(uint32(n), val) {
+	if n, keyExp, ok := c.classify(key, cmd, val, time.Now()); ok {
+		if keyExp > 0 && keyExp < pxat {
+			pxat = keyExp
+		}
 		delete(sh.old, h)
-		sh.put(h, cacheEntry{check: check, exp: pxat, conn: v, epoch: v.epoch.Load(), val: uint32(n)})
+		sh.put(h, cacheEntry{check: check, exp: pxat, conn: v, epoch: v.epoch.Load(), val: n})
 	}
 	f.val = val
 	close(f.ch)

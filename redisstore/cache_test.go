@@ -87,7 +87,7 @@ func TestSessionCacheRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer echo.Close()
-	c := newSessionCache(1 << 20)
+	c := newSessionCache(1<<20, "t")
 	a, b, other := c.newConn(rueidis.CacheStoreOption{}), c.newConn(rueidis.CacheStoreOption{}), c.newConn(rueidis.CacheStoreOption{})
 
 	fill(t, a, "k1", "STRLEN", time.Minute, ints[155])
@@ -192,7 +192,7 @@ func TestSessionCacheRules(t *testing.T) {
 func TestSessionCacheBounded(t *testing.T) {
 	ints, _ := replies(t, 155)
 	const bytes = 64 << 10
-	c := newSessionCache(bytes)
+	c := newSessionCache(bytes, "t")
 	v := c.newConn(rueidis.CacheStoreOption{})
 	fill(t, v, "hot", "STRLEN", time.Minute, ints[155])
 	for i := range 100_000 {
@@ -228,7 +228,7 @@ func TestSessionCacheConcurrent(t *testing.T) {
 	for i := range keys {
 		keys[i] = keyMsg(t, echo, "k"+strconv.Itoa(i))
 	}
-	c := newSessionCache(1 << 20)
+	c := newSessionCache(1<<20, "t")
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)

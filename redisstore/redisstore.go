@@ -81,7 +81,8 @@ const tombstoneTTL = 10 * time.Second
 // Cluster. It is safe for concurrent use.
 type Store struct {
 	c        rueidis.Client
-	owned    bool // Close closes c
+	owned    bool          // Close closes c
+	cache    *sessionCache // c's client-side cache, when the store built it
 	prefix   string
 	timeout  time.Duration
 	cacheTTL time.Duration
@@ -182,12 +183,14 @@ func OpenWith(co rueidis.ClientOption, opts Options) (*Store, error) {
 		co.ConnWriteTimeout = window / 2 // rueidis: how late a ping or a reply may be
 	}
 	co.DisableCache = co.DisableCache || opts.DisableCache
+	var cache *sessionCache
 	if !co.DisableCache && co.NewCacheStoreFn == nil {
 		bytes := opts.CacheBytes
 		if bytes <= 0 {
 			bytes = DefaultCacheBytes
 		}
-		co.NewCacheStoreFn = newSessionCache(bytes).newConn
+		cache = newSessionCache(bytes, cmp.Or(opts.KeyPrefix, DefaultKeyPrefix))
+		co.NewCacheStoreFn = cache.newConn
 	}
 	client, err := rueidis.NewClient(co)
 	if errors.Is(err, rueidis.ErrNoCache) {
@@ -202,7 +205,7 @@ func OpenWith(co rueidis.ClientOption, opts Options) (*Store, error) {
 		client.Close()
 		return nil, err
 	}
-	s.owned = true
+	s.owned, s.cache = true, cache
 	return s, nil
 }
 
@@ -377,25 +380,39 @@ func (s *Store) Rotate(ctx context.Context, r core.Rotation) (core.RotateResult,
 	return out, nil
 }
 
-// SessionAlive implements core.Store. It is served from rueidis' client-side
+// SessionAlive implements core.Store. It is served from the client-side
 // cache: Redis pushes an invalidation when the session changes, so in the
 // steady state it costs no round trip.
 //
-// It runs on every authenticated request, so it avoids allocations: STRLEN
-// is a two-word command rueidis caches without building a cache key, and the
-// deadline comes from a context shared by all calls (see coarseDeadline)
-// rather than a new one per call, which would cost four allocations for a
-// deadline that only matters on a cache miss.
+// It runs on every authenticated request. With the store's own cache (Open,
+// OpenWith) a hit is a lookup by hash (sessionCache.session): no key string,
+// no command, no allocation. A miss sends PTTL of the session key alone
+// (ToStaticTTL: CLIENT CACHING YES and PTTL, where rueidis' default is five
+// commands in a MULTI), and the cache ends the entry when the key expires.
+// With a caller's client (New), rueidis' own MULTI-wrapped form bounds the
+// entry by the key's expiry instead. The deadline comes from a context
+// shared by all calls (see coarseDeadline) rather than a new one per call,
+// which would cost four allocations for a deadline that only matters on a
+// miss.
 func (s *Store) SessionAlive(ctx context.Context, userID, sessionID string) (bool, error) {
 	var m [memberBytes]byte
 	if !decodeMember(userID, sessionID, &m) || s.tombs.has(sessionID) {
 		return false, nil
 	}
-	n, err := s.c.DoCache(s.deadline.ctx(ctx), s.c.B().Strlen().Key(s.sessionKey(userID, m[:])).Cache(), s.cacheTTL).AsInt64()
+	if s.cache != nil {
+		if alive, ok := s.cache.session(userID, m[:], time.Now().UnixMilli()); ok {
+			return alive, nil
+		}
+	}
+	cmd := s.c.B().Pttl().Key(s.sessionKey(userID, m[:])).Cache()
+	if s.cache != nil {
+		cmd = cmd.ToStaticTTL()
+	}
+	n, err := s.c.DoCache(s.deadline.ctx(ctx), cmd, s.cacheTTL).AsInt64()
 	if err != nil {
 		return false, wrap(err)
 	}
-	return n > 0, nil
+	return n != -2, nil // -1: a key without expiry, which the store never writes
 }
 
 // RevokeSession implements core.Store.
