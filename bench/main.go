@@ -385,20 +385,30 @@ func profileOne(c config, servers map[string]map[string]*server, auth string) er
 	if s == nil {
 		return fmt.Errorf("-profile %q: want framework/scenario", c.profile)
 	}
+	if _, err := wrkRun(s.url+"/api/profile", c.threads, c.conns, c.warmup, []string{auth}, ""); err != nil {
+		return err
+	}
 	f, err := os.Create("cpu.pprof")
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpu0 := processCPU()
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return err
 	}
 	l, err := wrkRun(s.url+"/api/profile", c.threads, c.conns, c.duration, []string{auth}, "")
 	pprof.StopCPUProfile()
+	cpu1 := processCPU()
+	runtime.ReadMemStats(&after)
 	if err != nil {
 		return err
 	}
-	log.Printf("%s: %.0f req/s; profile in cpu.pprof (go tool pprof -top cpu.pprof)", c.profile, l.RPS)
+	n := float64(l.Requests)
+	log.Printf("%s: %.0f req/s; per request: %.1f allocations, %.0f bytes, %.1f µs of CPU in this process (the server); profile in cpu.pprof (go tool pprof -top cpu.pprof)",
+		c.profile, l.RPS, float64(after.Mallocs-before.Mallocs)/n, float64(after.TotalAlloc-before.TotalAlloc)/n, (cpu1-cpu0).Seconds()*1e6/n)
 	return nil
 }
 

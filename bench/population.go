@@ -317,6 +317,7 @@ func profilePopulation(c config, a *core.Auth, plain rueidis.Client) error {
 	runtime.ReadMemStats(&before)
 	cpu0, rcpu0 := processCPU(), redisCPU(plain)
 	stats0 := redisStats(plain)
+	r0, w0 := syscalls()
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return err
 	}
@@ -324,6 +325,7 @@ func profilePopulation(c config, a *core.Auth, plain rueidis.Client) error {
 	pprof.StopCPUProfile()
 	cpu1, rcpu1 := processCPU(), redisCPU(plain)
 	stats1 := redisStats(plain)
+	r1, w1 := syscalls()
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		return err
@@ -331,10 +333,11 @@ func profilePopulation(c config, a *core.Auth, plain rueidis.Client) error {
 	n := float64(l.Requests)
 	cmds := stats1["total_commands_processed"] - stats0["total_commands_processed"]
 	reads := stats1["total_reads_processed"] - stats0["total_reads_processed"]
-	log.Printf("%s: %.0f req/s; per request: %.1f allocations, %.0f bytes, %.1f µs of CPU in this process (the server), %.1f µs in Redis, "+
+	log.Printf("%s: %.0f req/s; per request: %.1f allocations, %.0f bytes, %.1f µs of CPU in this process (the server) "+
+		"with %.2f read and %.2f write system calls, %.1f µs in Redis, "+
 		"%.2f Redis commands in %.2f socket reads (%.1f commands a read); profile in cpu.pprof (go tool pprof -top cpu.pprof)",
 		c.profile, l.RPS, float64(after.Mallocs-before.Mallocs)/n, float64(after.TotalAlloc-before.TotalAlloc)/n,
-		(cpu1-cpu0).Seconds()*1e6/n, (rcpu1-rcpu0).Seconds()*1e6/n, cmds/n, reads/n, cmds/max(reads, 1))
+		(cpu1-cpu0).Seconds()*1e6/n, (r1-r0)/n, (w1-w0)/n, (rcpu1-rcpu0).Seconds()*1e6/n, cmds/n, reads/n, cmds/max(reads, 1))
 	return nil
 }
 
@@ -353,6 +356,26 @@ func redisStats(plain rueidis.Client) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// syscalls returns how many read and write system calls this process has
+// made (/proc/self/io: syscr, syscw), zeros if it cannot tell.
+func syscalls() (reads, writes float64) {
+	io, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(io), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		f, _ := strconv.ParseFloat(v, 64)
+		switch k {
+		case "syscr":
+			reads = f
+		case "syscw":
+			writes = f
+		}
+	}
+	return reads, writes
 }
 
 // processCPU returns the CPU time this process has used.
