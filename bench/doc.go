@@ -6,7 +6,10 @@
 //     (b) Authenticate on the Redis store, (c) the framework's stateless JWT
 //     middleware (appleboy/gin-jwt, labstack/echo-jwt, gofiber/contrib/jwt)
 //     and (d) a naive stateful design, jwx plus one Redis GET per request —
-//     same handler, same token, same connections; ratios b/a, b/c, b/d;
+//     same handler, same token, same connections; each scenario twice a
+//     round, in an order and its reverse (A B C D D C B A), so that a drift
+//     of the machine's speed weighs alike on all; ratios b/a, b/c, b/d of
+//     each round's means;
 //   - POST /auth/refresh requests/s at 64 connections on Redis, next to the
 //     raw throughput of the rotation script (the floor);
 //   - how long a revocation takes to reach another process (p50, p99);

@@ -195,9 +195,18 @@ func run(c config) error {
 		for round := range c.rounds {
 			for i := range frameworks {
 				fw := frameworks[(i+round)%len(frameworks)] // vary the order between rounds
-				got := map[string]float64{}
+				// Each scenario twice, in an order and its reverse (A B C D D C
+				// B A): a drift of the machine's speed during the round
+				// weighs the same on every scenario's mean.
+				order := make([]string, 0, 2*len(scenarios))
 				for j := range scenarios {
-					sc := scenarios[(j+round)%len(scenarios)]
+					order = append(order, scenarios[(j+round)%len(scenarios)])
+				}
+				for j := len(scenarios) - 1; j >= 0; j-- {
+					order = append(order, order[j])
+				}
+				got := map[string]float64{}
+				for _, sc := range order {
 					url := servers[fw][sc].url + "/api/profile"
 					if _, err := wrkRun(url, c.threads, c.conns, c.warmup, []string{auth}, ""); err != nil {
 						return err
@@ -209,7 +218,7 @@ func run(c config) error {
 					if l.Non2xx > 0 || l.Errors > 0 {
 						return fmt.Errorf("%s/%s: %d non-2xx answers, %d socket errors", fw, sc, l.Non2xx, l.Errors)
 					}
-					got[sc] = l.RPS
+					got[sc] += l.RPS / 2
 					res.RPS[fw][sc] = append(res.RPS[fw][sc], l.RPS)
 					log.Printf("round %d  %-5s %-9s %9.0f req/s", round+1, fw, sc, l.RPS)
 				}

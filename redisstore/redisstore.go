@@ -105,7 +105,6 @@ func New(client rueidis.Client, opts Options) (*Store, error) {
 		timeout:  opts.Timeout,
 		cacheTTL: opts.CacheTTL,
 		hasher:   opts.Hasher,
-		tombs:    tombstones{m: map[string]time.Time{}},
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultKeyPrefix
@@ -531,31 +530,36 @@ var errMalformed = errors.New("malformed script reply")
 
 // tombstones remembers sessions this process revoked (see tombstoneTTL).
 type tombstones struct {
-	mu    sync.RWMutex
-	m     map[string]time.Time // session id → forget after
-	count int                  // adds since the last sweep
+	m     sync.Map     // session id → int64: unix ns to forget it after
+	n     atomic.Int64 // entries in m
+	count atomic.Int32 // adds since the last sweep
 }
 
 func (t *tombstones) add(sid string) {
 	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.m[sid] = now.Add(tombstoneTTL)
-	if t.count++; t.count >= 1024 {
-		t.count = 0
-		for k, until := range t.m {
-			if now.After(until) {
-				delete(t.m, k)
+	if _, loaded := t.m.Swap(sid, now.Add(tombstoneTTL).UnixNano()); !loaded {
+		t.n.Add(1)
+	}
+	if t.count.Add(1)%1024 == 0 {
+		t.m.Range(func(k, until any) bool {
+			if now.UnixNano() > until.(int64) && t.m.CompareAndDelete(k, until) {
+				t.n.Add(-1)
 			}
-		}
+			return true
+		})
 	}
 }
 
+// has runs on every authenticated request: a sync.Map reads without a
+// lock (a read-write mutex's reader count is one cache line that every
+// request on every core would write), and no tombstone at all costs one
+// atomic load.
 func (t *tombstones) has(sid string) bool {
-	t.mu.RLock()
-	until, ok := t.m[sid]
-	t.mu.RUnlock()
-	return ok && time.Now().Before(until)
+	if t.n.Load() == 0 {
+		return false
+	}
+	until, ok := t.m.Load(sid)
+	return ok && time.Now().UnixNano() < until.(int64)
 }
 
 // coarseDeadline hands out a context whose deadline is between 3/4 of the
