@@ -31,11 +31,11 @@
 // allocations and CPU time per request, the server's and Redis').
 //
 // Figures of the run in results/ (make bench, 2 cores shared with other
-// work; medians of 3 rounds): b/a 0.95 gin, 0.96 echo, 0.81 fiber; with
-// 200,000 sessions, authenik8's distinct-token throughput is 0.41, 0.44,
-// 0.38 of its 50-token throughput and 0.58, 0.63, 0.64 of the stateless
-// peer's on the same tokens (mix: 0.74, 0.82, 0.84 of the peer); the Gin
-// example's VmRSS goes from 28 MB to 68 MB over 200,000 distinct sessions.
+// work; medians of 3 rounds): b/a 0.93 gin, 0.94 echo, 0.95 fiber; with
+// 200,000 sessions, authenik8's distinct-token throughput is 0.44, 0.43,
+// 0.39 of its 50-token throughput and 0.70, 0.73, 0.62 of the stateless
+// peer's on the same tokens (mix: 0.94, 0.90, 0.91 of the peer); the Gin
+// example's VmRSS goes from 30 MB to 71 MB over 200,000 distinct sessions.
 // The README's Performance section has the tables.
 //
 // Load comes from wrk (apt-get install wrk). Redis is REDIS_URL, or a
