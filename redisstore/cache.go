@@ -196,6 +196,12 @@ func (c *sessionCache) session(uid string, m []byte, nowms int64) (alive, ok boo
 	return e.val == aliveVal, true
 }
 
+// isSession reports whether key is a session key: <prefix>:{u:<uid>}:s:<m>.
+func (c *sessionCache) isSession(key string) bool {
+	rest, ok := strings.CutPrefix(key, c.sessions)
+	return ok && strings.Contains(rest, "}:s:")
+}
+
 // classify maps a reply of cmd on key to the value an entry keeps, and
 // reports whether it is kept at all; for a session check it also returns
 // when the key expires (unix ms, 0 for never or unknown).
@@ -205,7 +211,7 @@ func (c *sessionCache) classify(key, cmd string, val rueidis.RedisMessage, now t
 		return 0, 0, false
 	}
 	if cmd == sessionCmd {
-		if !strings.HasPrefix(key, c.sessions) || n < -2 {
+		if !c.isSession(key) || n < -2 {
 			return 0, 0, false // a PTTL reply changes with time: only a session's is kept, as its class
 		}
 		class, v := &c.alive, uint32(aliveVal)

@@ -264,3 +264,55 @@ func TestSessionCacheConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSessionEntries: a session check (PTTL of a session key) is kept as
+// alive or ended, read back by session without a key string, and ends with
+// the key; PTTL of any other key is not kept (its number changes with time).
+func TestSessionEntries(t *testing.T) {
+	srv := redistest.Start(t)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	const key = "a8:{u:x}:s:m"
+	if err := c.Do(ctx, c.B().Set().Key(key).Value("v").Px(300*time.Millisecond).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	live, err := c.Do(ctx, c.B().Pttl().Key(key).Build()).ToMessage()
+	if n, _ := live.AsInt64(); err != nil || n <= 0 || n > 300 {
+		t.Fatalf("PTTL: %v %v", live, err)
+	}
+	gone, err := c.Do(ctx, c.B().Pttl().Key("a8:{u:y}:s:m").Build()).ToMessage()
+	if n, _ := gone.AsInt64(); err != nil || n != -2 {
+		t.Fatalf("PTTL of a missing key: %v %v", gone, err)
+	}
+
+	cache := newSessionCache(1<<20, "a8")
+	v := cache.newConn(rueidis.CacheStoreOption{})
+	now := time.Now().UnixMilli()
+	fill(t, v, key, "PTTL", time.Minute, live)
+	if alive, ok := cache.session("x", []byte("m"), now); !ok || !alive {
+		t.Fatalf("session x = %v, %v; want alive, from the cache", alive, ok)
+	}
+	if n, ok := hit(t, v, key, "PTTL"); !ok || n < 0 {
+		t.Fatalf("Flight of the session key = %d, %v; want a hit of the alive class", n, ok)
+	}
+	if _, ok := cache.session("x", []byte("m"), now+400); ok {
+		t.Fatal("session x answered from the cache after its key's expiry")
+	}
+	fill(t, v, "a8:{u:y}:s:m", "PTTL", time.Minute, gone)
+	if alive, ok := cache.session("y", []byte("m"), now); !ok || alive {
+		t.Fatalf("session y = %v, %v; want ended, from the cache", alive, ok)
+	}
+	if _, ok := cache.session("z", []byte("m"), now); ok {
+		t.Fatal("a session never checked answered from the cache")
+	}
+	for _, other := range []string{"a8:{u:x}:user", "b8:{u:x}:s:m", "plain"} {
+		fill(t, v, other, "PTTL", time.Minute, live)
+		if _, ok := hit(t, v, other, "PTTL"); ok {
+			t.Errorf("PTTL of %s was kept", other)
+		}
+	}
+}
