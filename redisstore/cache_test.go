@@ -17,11 +17,7 @@ import (
 // replies n (STRLEN of a value of that length) and a bulk string.
 func replies(t *testing.T, ns ...int) (ints map[int]rueidis.RedisMessage, str rueidis.RedisMessage) {
 	srv := redistest.Start(t)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := plainClient(t, srv)
 	ctx := context.Background()
 	ints = map[int]rueidis.RedisMessage{}
 	for _, n := range ns {
@@ -38,10 +34,21 @@ func replies(t *testing.T, ns ...int) (ints map[int]rueidis.RedisMessage, str ru
 		ints[n] = m
 	}
 	c.Do(ctx, c.B().Set().Key("s").Value("text").Build())
+	var err error
 	if str, err = c.Do(ctx, c.B().Get().Key("s").Build()).ToMessage(); err != nil {
 		t.Fatal(err)
 	}
 	return ints, str
+}
+
+// plainClient returns a client of srv without a cache, closed at cleanup.
+func plainClient(t *testing.T, srv *redistest.Server) rueidis.Client {
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
 
 // keyMsg is an invalidation's key, as a bulk string message.
@@ -82,11 +89,7 @@ func fill(t *testing.T, v rueidis.CacheStore, key, cmd string, ttl time.Duration
 func TestSessionCacheRules(t *testing.T) {
 	ints, str := replies(t, 0, 155, 5000)
 	srv := redistest.Start(t)
-	echo, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer echo.Close()
+	echo := plainClient(t, srv)
 	c := newSessionCache(1<<20, "t")
 	a, b, other := c.newConn(rueidis.CacheStoreOption{}), c.newConn(rueidis.CacheStoreOption{}), c.newConn(rueidis.CacheStoreOption{})
 
@@ -219,11 +222,7 @@ func TestSessionCacheBounded(t *testing.T) {
 func TestSessionCacheConcurrent(t *testing.T) {
 	ints, _ := replies(t, 155)
 	srv := redistest.Start(t)
-	echo, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer echo.Close()
+	echo := plainClient(t, srv)
 	keys := make([]rueidis.RedisMessage, 64)
 	for i := range keys {
 		keys[i] = keyMsg(t, echo, "k"+strconv.Itoa(i))
@@ -270,11 +269,7 @@ func TestSessionCacheConcurrent(t *testing.T) {
 // the key; PTTL of any other key is not kept (its number changes with time).
 func TestSessionEntries(t *testing.T) {
 	srv := redistest.Start(t)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := plainClient(t, srv)
 	ctx := context.Background()
 	const key = "a8:{u:x}:s:m"
 	if err := c.Do(ctx, c.B().Set().Key(key).Value("v").Px(300*time.Millisecond).Build()).Error(); err != nil {
