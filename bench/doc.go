@@ -27,8 +27,9 @@
 //
 // -steps runs some of these (warm, refresh, propagation, population, rss);
 // -profile writes a CPU profile of one server under load: framework/design
-// for the first, framework/design/load for the population (it also prints
-// allocations and CPU time per request, the server's and Redis').
+// for the first, framework/design/load for the population; either prints,
+// per request, the server's CPU, allocations and system calls, and Redis'
+// CPU, commands and the socket reads they came in.
 //
 // Figures of the run in results/ (make bench, 2 cores shared with other
 // work; medians of 3 rounds): b/a 0.93 gin, 0.94 echo, 0.95 fiber; with

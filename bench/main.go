@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -176,7 +175,7 @@ func run(c config) error {
 		return profilePopulation(c, a, plain)
 	}
 	if c.profile != "" {
-		return profileOne(c, servers, auth)
+		return profileOne(c, servers, auth, plain)
 	}
 
 	res := Results{
@@ -388,7 +387,7 @@ func table(r *Results) string {
 
 // profileOne loads one server for c.duration while recording a CPU profile
 // of this process (the server's side), for finding where the time goes.
-func profileOne(c config, servers map[string]map[string]*server, auth string) error {
+func profileOne(c config, servers map[string]map[string]*server, auth string, plain rueidis.Client) error {
 	fw, sc, _ := strings.Cut(c.profile, "/")
 	s := servers[fw][sc]
 	if s == nil {
@@ -397,28 +396,9 @@ func profileOne(c config, servers map[string]map[string]*server, auth string) er
 	if _, err := wrkRun(s.url+"/api/profile", c.threads, c.conns, c.warmup, []string{auth}, ""); err != nil {
 		return err
 	}
-	f, err := os.Create("cpu.pprof")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	cpu0 := processCPU()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return err
-	}
-	l, err := wrkRun(s.url+"/api/profile", c.threads, c.conns, c.duration, []string{auth}, "")
-	pprof.StopCPUProfile()
-	cpu1 := processCPU()
-	runtime.ReadMemStats(&after)
-	if err != nil {
-		return err
-	}
-	n := float64(l.Requests)
-	log.Printf("%s: %.0f req/s; per request: %.1f allocations, %.0f bytes, %.1f µs of CPU in this process (the server); profile in cpu.pprof (go tool pprof -top cpu.pprof)",
-		c.profile, l.RPS, float64(after.Mallocs-before.Mallocs)/n, float64(after.TotalAlloc-before.TotalAlloc)/n, (cpu1-cpu0).Seconds()*1e6/n)
-	return nil
+	return profile(c.profile, plain, func() (load, error) {
+		return wrkRun(s.url+"/api/profile", c.threads, c.conns, c.duration, []string{auth}, "")
+	})
 }
 
 // redraw rebuilds the chart and table from a saved results.json.

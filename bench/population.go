@@ -8,14 +8,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -283,8 +280,8 @@ func measurePopulation(c config, a *core.Auth, plain rueidis.Client, dir string,
 // profile and counting allocations of this process (the server's side).
 func profilePopulation(c config, a *core.Auth, plain rueidis.Client) error {
 	parts := strings.Split(c.profile, "/")
-	fw, design, load := parts[0], parts[1], parts[2]
-	if !slices.Contains(frameworks, fw) || !slices.Contains(popDesigns, design) || !slices.Contains(popLoads, load) {
+	fw, design, kind := parts[0], parts[1], parts[2]
+	if !slices.Contains(frameworks, fw) || !slices.Contains(popDesigns, design) || !slices.Contains(popLoads, kind) {
 		return fmt.Errorf("-profile %q: want framework/design/load, of %v/%v/%v", c.profile, frameworks, popDesigns, popLoads)
 	}
 	dir, err := os.MkdirTemp("", "authenik8-bench-")
@@ -308,100 +305,10 @@ func profilePopulation(c config, a *core.Auth, plain rueidis.Client) error {
 	if _, err := wrkRun(s.url+"/api/profile", c.threads, c.conns, c.warmup, nil, script, ts.hot); err != nil {
 		return err
 	}
-	f, err := os.Create("cpu.pprof")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	cpu0, rcpu0 := processCPU(), redisCPU(plain)
-	stats0 := redisStats(plain)
-	r0, w0 := syscalls()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return err
-	}
-	l, err := wrkRun(s.url+"/api/profile", c.threads, c.conns, c.popFor, nil, script, map[string]string{hot: ts.hot, distinct: ts.distinct, mix: ts.mix}[load])
-	pprof.StopCPUProfile()
-	cpu1, rcpu1 := processCPU(), redisCPU(plain)
-	stats1 := redisStats(plain)
-	r1, w1 := syscalls()
-	runtime.ReadMemStats(&after)
-	if err != nil {
-		return err
-	}
-	n := float64(l.Requests)
-	cmds := stats1["total_commands_processed"] - stats0["total_commands_processed"]
-	reads := stats1["total_reads_processed"] - stats0["total_reads_processed"]
-	log.Printf("%s: %.0f req/s; per request: %.1f allocations, %.0f bytes, %.1f µs of CPU in this process (the server) "+
-		"with %.2f read and %.2f write system calls, %.1f µs in Redis, "+
-		"%.2f Redis commands in %.2f socket reads (%.1f commands a read); profile in cpu.pprof (go tool pprof -top cpu.pprof)",
-		c.profile, l.RPS, float64(after.Mallocs-before.Mallocs)/n, float64(after.TotalAlloc-before.TotalAlloc)/n,
-		(cpu1-cpu0).Seconds()*1e6/n, (r1-r0)/n, (w1-w0)/n, (rcpu1-rcpu0).Seconds()*1e6/n, cmds/n, reads/n, cmds/max(reads, 1))
-	return nil
-}
-
-// redisStats returns the numbers of Redis' INFO stats section.
-func redisStats(plain rueidis.Client) map[string]float64 {
-	out := map[string]float64{}
-	info, err := plain.Do(context.Background(), plain.B().Info().Section("stats").Build()).ToString()
-	if err != nil {
-		return out
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				out[k] = f
-			}
-		}
-	}
-	return out
-}
-
-// syscalls returns how many read and write system calls this process has
-// made (/proc/self/io: syscr, syscw), zeros if it cannot tell.
-func syscalls() (reads, writes float64) {
-	io, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(io), "\n") {
-		k, v, _ := strings.Cut(line, ": ")
-		f, _ := strconv.ParseFloat(v, 64)
-		switch k {
-		case "syscr":
-			reads = f
-		case "syscw":
-			writes = f
-		}
-	}
-	return reads, writes
-}
-
-// processCPU returns the CPU time this process has used.
-func processCPU() time.Duration {
-	var u syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &u)
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
-}
-
-// redisCPU returns the CPU time the Redis server has used (INFO cpu), zero
-// if it cannot tell.
-func redisCPU(plain rueidis.Client) time.Duration {
-	info, err := plain.Do(context.Background(), plain.B().Info().Section("cpu").Build()).ToString()
-	if err != nil {
-		return 0
-	}
-	var sum float64
-	for _, line := range strings.Split(info, "\n") {
-		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), k); ok {
-				f, _ := strconv.ParseFloat(v, 64)
-				sum += f
-			}
-		}
-	}
-	return time.Duration(sum * float64(time.Second))
+	tokens := map[string]string{hot: ts.hot, distinct: ts.distinct, mix: ts.mix}[kind]
+	return profile(c.profile, plain, func() (load, error) {
+		return wrkRun(s.url+"/api/profile", c.threads, c.conns, c.popFor, nil, script, tokens)
+	})
 }
 
 // populationTable renders the population figures (none: "").
